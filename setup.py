@@ -32,7 +32,7 @@ setup(
     packages=find_packages(include=['siamrcnn_ros', 'siamrcnn_ros.*']),
     # requirements/torch.txt pins the pair verified on our machines; a ROS 2 user keeps the
     # torch build that matches their GPU, so only a lower bound here.
-    install_requires=read_requirements('base') + ['torch>=2.1', 'torchvision>=0.16'],
+    install_requires=[*read_requirements('base'), 'torch>=2.1', 'torchvision>=0.16'],
     extras_require={'test': read_requirements('test')},
     entry_points={'console_scripts': read_entry_points()},
 )
