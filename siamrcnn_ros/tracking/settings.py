@@ -1,0 +1,72 @@
+"""Settings of the tracking components: frozen dataclasses whose defaults are the reference values.
+
+The values are the ones the paper tuned once for all benchmarks (SPEC §3; paper §3.3): they are the
+only place where a default lives. Presets and ROS parameters build instances of these classes.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TDPASettings:
+    """Parameters of the Tracklet Dynamic Programming Algorithm (paper §3.3, Alg. 1, Eq. 1-2).
+
+    Attributes:
+        alpha: a detection extends a tracklet only if its best pair score ``s1`` is strictly above
+            ``alpha`` (Alg. 1, line 13). Pair scores are probabilities in [0, 1].
+        beta: ambiguity margin: the extension also needs ``s2 <= s1 - beta`` and ``s3 <= s1 - beta``
+            (Alg. 1, line 13). Must be > 0: with a positive margin no two detections can extend the
+            same tracklet, which keeps "one detection per frame" true without a tie-break.
+        w_ff: weight of ``ff_score`` in the unary score (Eq. 2); ``ff_tracklet_score`` gets ``1 - w_ff``.
+            Also the weight of the presence confidence (SPEC §3, step 8).
+        w_loc: weight of the location score between consecutive tracklets of a track (Eq. 1).
+        max_gap: maximum temporal gap, in frames, between a tracklet ``b`` and a successor ``a`` in a
+            track: ``b`` may precede ``a`` iff ``1 <= start(a) - end(b) <= max_gap``, where ``end`` is
+            the frame of the last detection (a tracklet that starts right after ``b`` ends has gap 1).
+    """
+
+    alpha: float = 0.3
+    beta: float = 0.3
+    w_ff: float = 0.1
+    w_loc: float = 7.0
+    max_gap: int = 1500
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.alpha):
+            raise ValueError(f'alpha must be finite, got {self.alpha}')
+        if not (math.isfinite(self.beta) and self.beta > 0):
+            raise ValueError(f'beta must be finite and > 0, got {self.beta}')
+        if not 0.0 <= self.w_ff <= 1.0:
+            raise ValueError(f'w_ff must be in [0, 1], got {self.w_ff}')
+        if not (math.isfinite(self.w_loc) and self.w_loc >= 0):
+            raise ValueError(f'w_loc must be finite and >= 0, got {self.w_loc}')
+        if isinstance(self.max_gap, bool) or not isinstance(self.max_gap, int) or self.max_gap < 1:
+            raise ValueError(f'max_gap must be an int >= 1 (frames), got {self.max_gap!r}')
+
+
+@dataclass(frozen=True)
+class ShortTermSettings:
+    """Parameters of the "short-term" selection variant (SPEC §3, Variants; paper Tab. 7).
+
+    The paper describes the variant only in words (average of the re-detection scores against the
+    first-frame template and against the previous prediction, with a strong spatial prior around
+    the previous box); these numbers are our choice, not tuned on VOT yet.
+
+    Attributes:
+        prior_sigma: width of the Gaussian spatial prior, in units of the normalised L-infinity box
+            distance of SPEC §2 (fractions of the image size): a detection at distance ``d`` from the
+            previous box has its score multiplied by ``exp(-d**2 / (2 * prior_sigma**2))``.
+        max_distance: detections farther than this (same units) from the previous box are never
+            selected.
+    """
+
+    prior_sigma: float = 0.05
+    max_distance: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.prior_sigma) and self.prior_sigma > 0):
+            raise ValueError(f'prior_sigma must be finite and > 0, got {self.prior_sigma}')
+        if not self.max_distance > 0:
+            raise ValueError(f'max_distance must be > 0, got {self.max_distance}')

@@ -1,0 +1,281 @@
+"""The Tracklet Dynamic Programming Algorithm (TDPA) on arrays: paper §3.3, Alg. 1, Eq. 1-2.
+
+``TDPA`` receives, per frame, the re-detections and the pair scores the network computed, and keeps
+the tracklets and the online dynamic programme; it never sees an image or a network. Usage::
+
+    tdpa = TDPA(TDPASettings())
+    result = tdpa.init(first_box, features=first_box_roi_features)    # frame 0
+    for frame in stream:
+        refs = tdpa.references          # rows of the pair-score matrix, a_ff's latest detection
+        dets = Detections(boxes, ff_scores, ff_tracklet_scores(vs refs.ff_*), features)
+        result = tdpa.update(dets, pair_scores(vs refs.boxes / refs.features), image.shape[:2])
+
+Choices where the paper and SPEC leave details open (all checked by test/test_tdpa*.py):
+
+* Every detection of frame ``t`` ends up in exactly one tracklet, so the tracklets active at ``t``
+  are exactly the detections of ``t``, in their order: ``references`` are the current detections.
+* θ of a tracklet ``a`` is ``unary(a) + pred(a)`` with
+  ``pred(a) = max_b θ[b] + w_loc * loc_score(b, a)`` over the tracklets ``b`` with
+  ``1 <= start(a) - end(b) <= max_gap``. All such ``b`` have ended when ``a`` is created and their θ
+  no longer changes (θ[a_ff] is fixed at 0), so ``pred(a)`` is computed once, at creation; an
+  extension only adds the new detection's term to ``unary(a)`` (Σ over its detections of
+  ``w_ff * ff_score + (1 - w_ff) * ff_tracklet_score``, Eq. 2, summed in frame order). This gives
+  exactly the θ of recomputing the extended tracklets every frame, as §3.3 describes.
+* A new tracklet preceded by nothing (no reachable tracklet ended within ``max_gap``) has
+  θ = −inf: no track from ``a_ff`` contains it. In particular, while ``a_ff`` is still active,
+  every other tracklet is unreachable, since a track's tracklets do not overlap in time. A
+  tracklet preceded only by ``a_ff`` gets ``unary(a) + w_loc * loc_score(a_ff, a)``.
+* ``a_ff`` is an ordinary tracklet (its first detection is the given box, ff scores 1) that can be
+  extended; only its θ is pinned to 0 (§3.3: "θ[a_ff] = 0"), also while it is extended.
+* Selection: â = argmax θ over every tracklet since ``init``; ties go to the oldest (lowest id).
+  The best ended tracklet is kept as a running record, so dropping tracklets from the window never
+  changes the selection.
+* Presence: â has a detection in this frame. Confidence (SPEC §3, step 8) is
+  ``w_ff * max ff_score(â) + (1 - w_ff) * max ff_tracklet_score(â)`` over all of â's detections,
+  clipped to [0, 1]; 0 when absent. Since ``a_ff`` starts with scores 1, it is 1 while ``a_ff``
+  itself is selected and present.
+* Empty frames (``D = 0``) terminate every active tracklet; the result is â's latest box, absent.
+* Features: only the current frame's payload (the caller's object, not copied) and a copy of
+  ``a_ff``'s latest row once ``a_ff`` has ended are held; everything else is released.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from siamrcnn_ros.tracking.locality import image_scale
+from siamrcnn_ros.tracking.records import (
+    Detections,
+    Features,
+    References,
+    TrackletInfo,
+    TrackletTable,
+    TrackResult,
+    detached_row,
+)
+from siamrcnn_ros.tracking.settings import TDPASettings
+from siamrcnn_ros.tracking.tracklets import PredecessorWindow, associate
+
+FF_TRACKLET_ID = 0
+"""Id of the first-frame tracklet ``a_ff``."""
+
+
+@dataclass(frozen=True)
+class TDPAStats:
+    """What TDPA holds after a frame; all bounded on endless streams.
+
+    Attributes:
+        frame: index of the last processed frame.
+        active_tracklets: tracklets with a detection in that frame (= its detections).
+        window_tracklets: ended tracklets that may still precede a new one (reachable, ended within
+            ``max_gap`` frames).
+        window_capacity: entries the window's buffers hold before they grow.
+        stored_feature_rows: payload rows kept: the current frame's detections, plus ``a_ff``'s latest
+            row once ``a_ff`` has ended.
+    """
+
+    frame: int
+    active_tracklets: int
+    window_tracklets: int
+    window_capacity: int
+    stored_feature_rows: int
+
+    @property
+    def live_tracklets(self) -> int:
+        return self.active_tracklets + self.window_tracklets
+
+
+def _lowest_id_argmax(theta: np.ndarray, ids: np.ndarray) -> int:
+    """Index of the maximum of ``theta``; among equal maxima the one with the lowest id."""
+    best = np.flatnonzero(theta == theta.max())
+    return int(best[0]) if best.size == 1 else int(best[np.argmin(ids[best])])
+
+
+class TDPA:
+    """Tracklets and online dynamic programming for one target (paper §3.3). See the module docstring.
+
+    Args:
+        settings: the parameters; the reference values by default.
+    """
+
+    def __init__(self, settings: TDPASettings | None = None) -> None:
+        self._settings = settings if settings is not None else TDPASettings()
+        self._window = PredecessorWindow()
+        self._frame = -1
+
+    @property
+    def settings(self) -> TDPASettings:
+        return self._settings
+
+    @property
+    def frame(self) -> int:
+        """Index of the last processed frame (0 after ``init``), −1 before ``init``."""
+        return self._frame
+
+    def init(self, box: np.ndarray, features: Features = None) -> TrackResult:
+        """Starts (or restarts) tracking from the first-frame box; forgets everything before.
+
+        Args:
+            box: ``[4]`` xyxy pixels of the target in frame 0, with positive width and height.
+            features: the box's payload as a batch of one (``[1, ...]``, e.g. its RoI features), or None.
+
+        Returns:
+            The result of frame 0: the box, present, confidence 1, selected = ``a_ff``.
+        """
+        box = np.array(box, dtype=np.float64).reshape(-1)
+        if box.shape != (4,) or not np.isfinite(box).all() or box[2] <= box[0] or box[3] <= box[1]:
+            raise ValueError(f'box must be [4] finite xyxy pixels with positive width and height, got {box}')
+        if features is not None and len(features) != 1:
+            raise ValueError(f'features must be a batch of one detection, got {len(features)} entries')
+        self._frame = 0
+        self._next_id = FF_TRACKLET_ID + 1
+        self._window.clear()
+        self._best_ended: TrackletInfo | None = None
+        # State of the active tracklets, row i = detection i of the last frame.
+        self._ids = np.array([FF_TRACKLET_ID])
+        self._start = np.zeros(1, np.int64)
+        self._pred = np.zeros(1)  # pred(a) of the module docstring
+        self._unary = np.ones(1)  # w_ff * 1 + (1 - w_ff) * 1
+        self._max_ff = np.ones(1)
+        self._max_ff_tracklet = np.ones(1)
+        self._theta = np.zeros(1)  # θ[a_ff] = 0 (§3.3)
+        self._boxes = box[None]
+        self._ff_scores = np.ones(1)
+        self._features = features
+        self._ff_row = 0  # row of a_ff among the active tracklets, −1 once it has ended
+        self._ff_box = box
+        self._ff_features = None if features is None else features[0]
+        return self._result(0, TrackletTable.empty())
+
+    @property
+    def references(self) -> References:
+        """The references for the next frame's pair scores and ff_tracklet_scores (Alg. 1, line 6)."""
+        self._check_started()
+        return References(self._ids, self._boxes, self._features, self._ff_box, self._ff_features)
+
+    def stats(self) -> TDPAStats:
+        self._check_started()
+        feature_rows = 0 if self._features is None else len(self._features)
+        if self._ff_row < 0 and self._ff_features is not None:
+            feature_rows += 1
+        return TDPAStats(self._frame, self._ids.shape[0], len(self._window), self._window.capacity, feature_rows)
+
+    def update(self, detections: Detections, pair_scores: np.ndarray, image_size: tuple[int, int]) -> TrackResult:
+        """Processes one frame: tracklet building (Alg. 1, lines 7-19), online DP and selection (§3.3).
+
+        Args:
+            detections: the ``D`` re-detections of this frame (``D`` may be 0).
+            pair_scores: ``[R, D]`` pair scores, row ``r`` = ``references.tracklet_ids[r]`` as returned
+                after the previous frame, −inf where gated out; in [0, 1] otherwise.
+            image_size: ``(height, width)`` of this frame in pixels.
+
+        Returns:
+            This frame's result.
+        """
+        self._check_started()
+        settings = self._settings
+        image_scale(image_size)  # validates
+        num_prev, num_dets = self._ids.shape[0], len(detections)
+        scores = np.asarray(pair_scores, dtype=np.float64)
+        if scores.shape != (num_prev, num_dets):
+            raise ValueError(f'pair_scores must have shape [{num_prev}, {num_dets}] (references x detections), '
+                             f'got {scores.shape}')
+        if scores.size and not (scores < np.inf).all():
+            raise ValueError('pair_scores must not contain NaN or +inf (use -inf for gated-out pairs)')
+        frame = self._frame + 1
+
+        rows = associate(scores, settings.alpha, settings.beta)  # Alg. 1, lines 7-19
+        extended = rows >= 0
+        ext_rows = rows[extended]
+        new = ~extended
+        num_new = num_dets - ext_rows.size
+
+        ended = np.ones(num_prev, bool)  # §3.3: "Once a tracklet is not extended, it is terminated."
+        ended[ext_rows] = False
+        if ended.any():
+            self._end_tracklets(np.flatnonzero(ended), frame - 1)
+            if self._ff_row >= 0 and ended[self._ff_row]:
+                self._ff_features = detached_row(self._ff_features)  # release the rest of its frame's batch
+        self._window.drop_ended_before(frame - settings.max_gap)
+
+        ff, ff_tracklet = detections.ff_scores, detections.ff_tracklet_scores
+        ids = np.empty(num_dets, np.int64)
+        ids[extended] = self._ids[ext_rows]
+        ids[new] = np.arange(self._next_id, self._next_id + num_new)
+        self._next_id += num_new
+        start = np.full(num_dets, frame, np.int64)
+        start[extended] = self._start[ext_rows]
+        unary = settings.w_ff * ff + (1.0 - settings.w_ff) * ff_tracklet  # Eq. 2, this frame's term
+        unary[extended] += self._unary[ext_rows]
+        max_ff, max_ff_tracklet = ff.copy(), ff_tracklet.copy()
+        max_ff[extended] = np.maximum(ff[extended], self._max_ff[ext_rows])
+        max_ff_tracklet[extended] = np.maximum(ff_tracklet[extended], self._max_ff_tracklet[ext_rows])
+        pred = np.empty(num_dets)
+        pred[extended] = self._pred[ext_rows]
+        if num_new:  # Online DP (§3.3) for the tracklets created at this frame
+            pred[new] = self._window.best_predecessor(detections.boxes[new], image_size, settings.w_loc)
+        theta = pred + unary
+
+        ff_row = -1
+        if self._ff_row >= 0 and not ended[self._ff_row]:
+            ff_row = int(np.flatnonzero(rows == self._ff_row)[0])
+            theta[ff_row] = 0.0  # θ[a_ff] = 0 (§3.3), also while a_ff is extended
+            self._ff_box = detections.boxes[ff_row]
+            self._ff_features = None if detections.features is None else detections.features[ff_row]
+
+        self._frame = frame
+        self._ids, self._start, self._pred, self._unary = ids, start, pred, unary
+        self._max_ff, self._max_ff_tracklet, self._theta = max_ff, max_ff_tracklet, theta
+        self._boxes, self._ff_scores, self._features = detections.boxes, ff, detections.features
+        self._ff_row = ff_row
+        return self._select()
+
+    def _check_started(self) -> None:
+        if self._frame < 0:
+            raise RuntimeError('TDPA.init(box) must be called before update() or references')
+
+    def _end_tracklets(self, rows: np.ndarray, end_frame: int) -> None:
+        """Terminates the active tracklets at ``rows`` whose last detection is at ``end_frame``."""
+        theta = self._theta[rows]
+        reachable = np.isfinite(theta)
+        if reachable.any():
+            rows, theta = rows[reachable], theta[reachable]
+            self._window.append(end_frame, theta, self._boxes[rows])
+            k = rows[_lowest_id_argmax(theta, self._ids[rows])]
+            best = self._best_ended
+            if best is None or self._theta[k] > best.theta or (
+                    self._theta[k] == best.theta and self._ids[k] < best.tracklet_id):
+                self._best_ended = self._info(k, present=False, end_frame=end_frame)
+
+    def _info(self, row: int, present: bool, end_frame: int) -> TrackletInfo:
+        start = int(self._start[row])
+        return TrackletInfo(int(self._ids[row]), self._boxes[row].copy(), present, float(self._theta[row]),
+                            float(self._ff_scores[row]), start, end_frame - start + 1)
+
+    def _select(self) -> TrackResult:
+        """â = argmax θ over all tracklets (§3.3); present iff â has a detection in this frame."""
+        best = self._best_ended
+        if self._ids.shape[0] == 0:
+            return self._result(-1, TrackletTable.empty())
+        k = _lowest_id_argmax(self._theta, self._ids)
+        if best is not None and (best.theta > self._theta[k] or (
+                best.theta == self._theta[k] and best.tracklet_id < self._ids[k])):
+            k = -1
+        others = np.ones(self._ids.shape[0], bool)
+        if k >= 0:
+            others[k] = False
+        distractors = TrackletTable(self._ids[others], self._boxes[others], self._theta[others],
+                                    self._ff_scores[others], self._start[others],
+                                    self._frame - self._start[others] + 1)
+        return self._result(k, distractors)
+
+    def _result(self, row: int, distractors: TrackletTable) -> TrackResult:
+        if row < 0:  # â has ended: the object is absent; its latest box with confidence 0 (§3.3)
+            best = self._best_ended
+            assert best is not None, 'a_ff has theta 0 and is active or ended, so an ended best exists'
+            return TrackResult(self._frame, best.box.copy(), False, 0.0, best, distractors)
+        w_ff = self._settings.w_ff
+        confidence = w_ff * self._max_ff[row] + (1.0 - w_ff) * self._max_ff_tracklet[row]  # SPEC §3, step 8
+        info = self._info(row, present=True, end_frame=self._frame)
+        return TrackResult(self._frame, info.box.copy(), True, float(np.clip(confidence, 0.0, 1.0)), info, distractors)
