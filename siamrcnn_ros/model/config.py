@@ -1,0 +1,238 @@
+"""Configuration of the Siam R-CNN re-detector: nested frozen dataclasses and the named presets.
+
+The defaults here are the reference settings of the paper (SPEC §2); they are the only place a
+default lives. A preset is an instance of ``ModelConfig``; change single fields with
+``dataclasses.replace`` or ``ModelConfig.with_overrides({'rpn.post_nms_top_n': 300})``.
+Configs round-trip through plain dicts (``to_dict`` / ``from_dict``), which is how checkpoints
+carry the config they were trained with.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+BACKBONES = ('resnet18', 'resnet34', 'resnet50', 'resnet101', 'mobilenet_v3_large')
+HEAD_TYPES = ('4conv1fc_gn', '2fc')
+
+
+@dataclass(frozen=True)
+class TransformConfig:
+    """Preprocessing (SPEC §2): resize and normalise an RGB image.
+
+    Attributes:
+        min_size: target length of the short edge, pixels.
+        max_size: upper bound of the long edge after resizing, pixels.
+        image_mean: per-channel RGB mean on the 0-255 scale.
+        image_std: per-channel RGB standard deviation on the 0-255 scale.
+        size_divisible: the resized image is zero-padded to a multiple of this (FPN strides).
+    """
+
+    min_size: int = 800
+    max_size: int = 1333
+    image_mean: tuple[float, float, float] = (123.675, 116.28, 103.53)
+    image_std: tuple[float, float, float] = (58.395, 57.12, 57.375)
+    size_divisible: int = 32
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_size <= self.max_size:
+            raise ValueError(f'need 0 < min_size <= max_size, got {self.min_size} and {self.max_size}')
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    """The feature extractor: a torchvision backbone with an FPN of ``out_channels`` channels.
+
+    Attributes:
+        name: one of ``BACKBONES``.
+        out_channels: FPN channels (256 in the paper; the RoI features are ``[N, out_channels, 7, 7]``).
+        frozen_batchnorm: torchvision's ``FrozenBatchNorm2d`` (as in its COCO detectors).
+    """
+
+    name: str = 'resnet101'
+    out_channels: int = 256
+    frozen_batchnorm: bool = True
+
+    def __post_init__(self) -> None:
+        if self.name not in BACKBONES:
+            raise ValueError(f'backbone name must be one of {BACKBONES}, got {self.name!r}')
+
+
+@dataclass(frozen=True)
+class RPNConfig:
+    """Class-agnostic region proposal network at test time (SPEC §2).
+
+    Attributes:
+        anchor_sizes: one tuple of anchor sizes (pixels of the resized image) per feature level.
+        aspect_ratios: anchor aspect ratios (height / width), the same on every level.
+        pre_nms_top_n: proposals kept per level before NMS (the paper's "proposals per level").
+        post_nms_top_n: proposals kept in total after NMS.
+        nms_thresh: IoU threshold of the RPN's NMS.
+        score_thresh: proposals below this objectness probability are dropped.
+        min_size: proposals smaller than this (pixels of the resized image) are dropped.
+    """
+
+    anchor_sizes: tuple[tuple[int, ...], ...] = ((32,), (64,), (128,), (256,), (512,))
+    aspect_ratios: tuple[float, ...] = (0.5, 1.0, 2.0)
+    pre_nms_top_n: int = 1000
+    post_nms_top_n: int = 1000
+    nms_thresh: float = 0.7
+    score_thresh: float = 0.0
+    min_size: float = 1e-3
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """The Siamese cascade re-detection head (SPEC §2).
+
+    Attributes:
+        head_type: ``'4conv1fc_gn'`` (paper) or ``'2fc'`` (light, torchvision's TwoMLPHead).
+        representation_size: width of the head's last fully connected layer.
+        conv_dim: channels of the 3x3 convs of ``4conv1fc_gn``.
+        stage_iou_thresholds: training IoU threshold of each cascade stage.
+        bbox_reg_weights: box-regression weights ``(wx, wy, ww, wh)`` of each stage.
+        pooler_size: RoIAlign output size (7 gives ``[N, C, 7, 7]``).
+        sampling_ratio: RoIAlign sampling ratio.
+        nms_thresh: IoU threshold of the final NMS.
+        detections_per_img: detections kept after NMS.
+        score_thresh: detections scoring below this are dropped.
+        max_extra_boxes: caller-supplied boxes (last boxes of active tracklets) added to the RoIs.
+    """
+
+    head_type: str = '4conv1fc_gn'
+    representation_size: int = 1024
+    conv_dim: int = 256
+    stage_iou_thresholds: tuple[float, ...] = (0.5, 0.6, 0.7)
+    bbox_reg_weights: tuple[tuple[float, float, float, float], ...] = (
+        (10.0, 10.0, 5.0, 5.0), (20.0, 20.0, 10.0, 10.0), (30.0, 30.0, 15.0, 15.0))
+    pooler_size: int = 7
+    sampling_ratio: int = 2
+    nms_thresh: float = 0.5
+    detections_per_img: int = 100
+    score_thresh: float = 0.005
+    max_extra_boxes: int = 100
+
+    def __post_init__(self) -> None:
+        if self.head_type not in HEAD_TYPES:
+            raise ValueError(f'head_type must be one of {HEAD_TYPES}, got {self.head_type!r}')
+        if len(self.stage_iou_thresholds) != len(self.bbox_reg_weights) or not self.stage_iou_thresholds:
+            raise ValueError('stage_iou_thresholds and bbox_reg_weights need one entry per cascade stage, got '
+                             f'{len(self.stage_iou_thresholds)} and {len(self.bbox_reg_weights)}')
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.stage_iou_thresholds)
+
+
+@dataclass(frozen=True)
+class PairConfig:
+    """Pair scoring between detections (SPEC §2, "third stage").
+
+    Attributes:
+        gamma: pairs whose normalised L-infinity box distance is ``>= gamma`` are not scored (−inf).
+    """
+
+    gamma: float = 0.06
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that decides the architecture and the inference behaviour of the re-detector."""
+
+    name: str = 'paper'
+    transform: TransformConfig = field(default_factory=TransformConfig)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    rpn: RPNConfig = field(default_factory=RPNConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    pair: PairConfig = field(default_factory=PairConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-compatible nested dict (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Inverse of ``to_dict``; unknown keys raise ``ValueError`` naming them."""
+        return _from_dict(cls, data, 'config')
+
+    def with_overrides(self, overrides: dict[str, Any]) -> ModelConfig:
+        """A copy with dotted fields replaced, e.g. ``{'transform.min_size': 600, 'name': 'mine'}``."""
+        data = self.to_dict()
+        for dotted, value in overrides.items():
+            node = data
+            *parents, leaf = dotted.split('.')
+            for part in parents:
+                if not isinstance(node.get(part), dict):
+                    raise ValueError(f'unknown config section {part!r} in override {dotted!r}')
+                node = node[part]
+            if leaf not in node:
+                raise ValueError(f'unknown config field {dotted!r}')
+            node[leaf] = value
+        return ModelConfig.from_dict(data)
+
+    def differences(self, other: ModelConfig) -> list[str]:
+        """Dotted names of the fields where ``other`` differs from this config (``name`` included)."""
+        return _differences(self.to_dict(), other.to_dict(), '')
+
+
+def _to_tuple(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_to_tuple(v) for v in value)
+    return value
+
+
+def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ValueError(f'{where} must be a mapping, got {type(data).__name__}')
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ValueError(f'unknown field(s) in {where}: {", ".join(unknown)}')
+    kwargs = {}
+    for name, value in data.items():
+        sub = _SECTIONS.get(name) if cls is ModelConfig else None
+        kwargs[name] = _from_dict(sub, value, f'{where}.{name}') if sub is not None else _to_tuple(value)
+    return cls(**kwargs)
+
+
+def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str) -> list[str]:
+    out = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _differences(va, vb, f'{prefix}{key}.')
+        elif va != vb:
+            out.append(f'{prefix}{key}')
+    return out
+
+
+_SECTIONS: dict[str, type] = {'transform': TransformConfig, 'backbone': BackboneConfig, 'rpn': RPNConfig,
+                              'head': HeadConfig, 'pair': PairConfig}
+
+# Presets (SPEC §2, paper Tab. 7 and §4.5). "demo" is ours: small enough for several frames per
+# second on two CPU cores (MobileNetV3-FPN, which has two FPN levels plus pooling, hence two anchor sizes
+# tuples per level as torchvision's mobilenet detector uses).
+PRESETS: dict[str, ModelConfig] = {
+    'paper': ModelConfig(name='paper'),
+    'r50': ModelConfig(name='r50', backbone=BackboneConfig(name='resnet50')),
+    'fast': ModelConfig(name='fast', transform=TransformConfig(min_size=400, max_size=667),
+                        backbone=BackboneConfig(name='resnet50'),
+                        rpn=RPNConfig(pre_nms_top_n=100, post_nms_top_n=100)),
+    'demo': ModelConfig(name='demo', transform=TransformConfig(min_size=320, max_size=512),
+                        backbone=BackboneConfig(name='mobilenet_v3_large'),
+                        rpn=RPNConfig(anchor_sizes=((32, 64, 128, 256, 512),) * 3, pre_nms_top_n=150,
+                                      post_nms_top_n=100),
+                        head=HeadConfig(head_type='2fc', representation_size=256, max_extra_boxes=30)),
+}
+
+
+def get_preset(name: str, **overrides: Any) -> ModelConfig:
+    """The preset ``name`` (one of ``PRESETS``), with dotted-field overrides passed as a dict-like kwargs.
+
+    Example: ``get_preset('fast', **{'rpn.post_nms_top_n': 50})``.
+    """
+    if name not in PRESETS:
+        raise ValueError(f'unknown preset {name!r}; choose one of {", ".join(PRESETS)}')
+    preset = PRESETS[name]
+    return preset.with_overrides(overrides) if overrides else preset
