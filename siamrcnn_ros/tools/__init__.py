@@ -1,0 +1,1 @@
+"""Command-line tools over the tracker library (no ROS): track, TraX server."""

@@ -1,0 +1,36 @@
+"""Options shared by the command-line tools that build a tracker (model, weights, device, variant)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from siamrcnn_ros.model import PRESETS
+from siamrcnn_ros.tracking.tracker import VARIANTS, MultiTracker, Tracker, TrackerSettings
+
+
+def add_tracker_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds --preset, --checkpoint, --detector-weights, --device and --variant to ``parser``."""
+    group = parser.add_argument_group('tracker')
+    group.add_argument('--preset', default='demo', choices=sorted(PRESETS),
+                       help='model preset (architecture and resolution); default: %(default)s')
+    group.add_argument('--checkpoint', default=None,
+                       help="the project's own safetensors checkpoint; its stored config decides the architecture")
+    group.add_argument('--detector-weights', default=None,
+                       help='torchvision COCO Faster R-CNN weights for backbone + RPN: a .pth file or a '
+                            'torchvision weights name such as FasterRCNN_ResNet50_FPN_Weights.COCO_V1')
+    group.add_argument('--device', default='auto', help='auto (CUDA when available), cuda, cuda:N or cpu')
+    group.add_argument('--variant', default='tdpa', choices=VARIANTS,
+                       help='target selection: tdpa (paper), argmax, short_term; default: %(default)s')
+
+
+def build_tracker(args: argparse.Namespace, multi: bool = False) -> Tracker | MultiTracker:
+    """The tracker the options describe; warns on stderr when the re-detection head has no trained weights."""
+    from siamrcnn_ros.model import build_model  # heavy: imported only when a tool runs
+
+    if args.checkpoint is None:
+        print('warning: no --checkpoint given: the re-detection head has random weights and the results are '
+              'meaningless (useful only to check the pipeline or measure speed)', file=sys.stderr)
+    model = build_model(args.preset, checkpoint=args.checkpoint, detector_weights=args.detector_weights,
+                        device=args.device)
+    settings = TrackerSettings(variant=args.variant)
+    return MultiTracker(model, settings) if multi else Tracker(model, settings)

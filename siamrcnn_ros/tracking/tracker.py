@@ -1,0 +1,286 @@
+"""Trackers on images: the re-detector (``siamrcnn_ros.model``) combined with TDPA or a simpler selector.
+
+``MultiTracker`` follows several targets through one stream: the backbone, FPN and RPN run once per
+frame and every target re-uses them (SPEC §2: "the features of a frame are computed once"); each
+target then pays for its own re-detection and pair scoring. Targets can be added and removed at any
+frame. ``Tracker`` is the one-target case with the ``init(image, box_xywh)`` / ``update(image)``
+interface of the tracking toolkits.
+
+Per frame and target (SPEC §3, Alg. 1), for the ``tdpa`` variant:
+
+1. RoIs = RPN proposals ∪ the last boxes of the target's active tracklets (``extra_boxes``);
+2. re-detection against the first-frame template gives boxes, ``ff_scores`` and RoI features;
+3. ``ff_tracklet_scores`` = pair score of each detection against the latest detection of the
+   first-frame tracklet; detections outside the spatial gate γ of that box score 0 there (they are
+   not similar to it in the only sense the head is asked about);
+4. pair scores against the active tracklets' last detections (−inf outside γ);
+5. ``TDPA.update`` builds tracklets, runs the online dynamic programme and selects.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from siamrcnn_ros.boxes import xywh_to_xyxy
+from siamrcnn_ros.model.pairs import score_pairs
+from siamrcnn_ros.model.siamrcnn import FrameFeatures, Redetections, SiamRCNN
+from siamrcnn_ros.tracking.records import Detections, TrackResult
+from siamrcnn_ros.tracking.settings import ShortTermSettings, TDPASettings
+from siamrcnn_ros.tracking.tdpa import TDPA
+from siamrcnn_ros.tracking.variants import ArgmaxSelector, ShortTermSelector
+
+VARIANTS = ('tdpa', 'argmax', 'short_term')
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    """How the trackers select the target among the re-detections.
+
+    Attributes:
+        variant: ``'tdpa'`` (the paper's tracker), ``'argmax'`` (the best re-detection of each frame)
+            or ``'short_term'`` (paper Tab. 7; for reset-based short-term benchmarks).
+        tdpa: TDPA parameters (reference values by default).
+        short_term: parameters of the short-term variant.
+    """
+
+    variant: str = 'tdpa'
+    tdpa: TDPASettings = field(default_factory=TDPASettings)
+    short_term: ShortTermSettings = field(default_factory=ShortTermSettings)
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f'variant must be one of {VARIANTS}, got {self.variant!r}')
+
+
+def _to_numpy(values: torch.Tensor) -> np.ndarray:
+    return values.detach().float().cpu().numpy().astype(np.float64)
+
+
+def _check_image(image: np.ndarray) -> tuple[int, int]:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        shape = getattr(image, 'shape', None)
+        dtype = getattr(image, 'dtype', type(image).__name__)
+        raise ValueError(f'image must be an HxWx3 uint8 RGB array, got shape {shape} and dtype {dtype}')
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f'image must not be empty, got shape {image.shape}')
+    return int(image.shape[0]), int(image.shape[1])
+
+
+def _check_box_xyxy(box: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    box = np.array(box, dtype=np.float64).reshape(-1)
+    if box.shape != (4,) or not np.isfinite(box).all() or box[2] <= box[0] or box[3] <= box[1]:
+        raise ValueError(f'box must be 4 finite xyxy pixels with positive width and height, got {box}')
+    height, width = image_size
+    if box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height:
+        raise ValueError(f'box {box.tolist()} (xyxy pixels) does not overlap the {width}x{height} image')
+    return box
+
+
+class _Target:
+    """One target's template and selector; runs its per-frame part on a shared ``FrameFeatures``."""
+
+    def __init__(self, model: SiamRCNN, settings: TrackerSettings, frame: FrameFeatures, box: np.ndarray) -> None:
+        self._model = model
+        self._variant = settings.variant
+        box_t = torch.as_tensor(box, dtype=torch.float32, device=model.device)
+        self.template = model.template(frame, box_t)  # [1, C, 7, 7], computed once (SPEC §2)
+        if self._variant == 'tdpa':
+            self._selector = TDPA(settings.tdpa)
+            self.result = self._selector.init(box, features=self.template)
+        elif self._variant == 'argmax':
+            self._selector = ArgmaxSelector()
+            self.result = self._selector.init(box)
+        else:
+            self._selector = ShortTermSelector(settings.short_term)
+            self.result = self._selector.init(box, features=self.template[0])
+
+    def update(self, frame: FrameFeatures) -> TrackResult:
+        model = self._model
+        if self._variant == 'tdpa':
+            self.result = self._update_tdpa(frame)
+        elif self._variant == 'argmax':
+            dets = model.redetect(frame, self.template)
+            self.result = self._selector.update(_to_numpy(dets.boxes), _to_numpy(dets.scores))
+        else:
+            self.result = self._update_short_term(frame)
+        return self.result
+
+    def _update_tdpa(self, frame: FrameFeatures) -> TrackResult:
+        model, tdpa = self._model, self._selector
+        refs = tdpa.references
+        device = model.device
+        ref_boxes = torch.as_tensor(refs.boxes, dtype=torch.float32, device=device)  # [R, 4]
+        dets = model.redetect(frame, self.template, extra_boxes=ref_boxes)  # Alg. 1, lines 3-4
+        ff_box = torch.as_tensor(refs.ff_box, dtype=torch.float32, device=device)[None]  # [1, 4]
+        ff_tracklet = model.pair_scores(ff_box, refs.ff_features[None], dets.boxes, dets.features,
+                                        frame.image_size)[0]  # [D], −inf outside γ
+        ff_tracklet = torch.where(torch.isfinite(ff_tracklet), ff_tracklet, torch.zeros_like(ff_tracklet))
+        pair = model.pair_scores(ref_boxes, refs.features, dets.boxes, dets.features, frame.image_size)  # [R, D]
+        detections = Detections(_to_numpy(dets.boxes), _to_numpy(dets.scores), _to_numpy(ff_tracklet), dets.features)
+        return tdpa.update(detections, _to_numpy(pair), frame.image_size)
+
+    def _update_short_term(self, frame: FrameFeatures) -> TrackResult:
+        model, selector = self._model, self._selector
+        device = model.device
+        prev_box = torch.as_tensor(selector.reference_box, dtype=torch.float32, device=device)[None]  # [1, 4]
+        dets: Redetections = model.redetect(frame, self.template, extra_boxes=prev_box)
+        # Score every detection against the previous prediction, without the γ gate: the variant's own
+        # spatial prior (ShortTermSettings) decides how far the target may move.
+        prev = score_pairs(model.head, prev_box, selector.reference_features[None], dets.boxes, dets.features,
+                           frame.image_size, gamma=float('inf'))[0]  # [D]
+        return selector.update(_to_numpy(dets.boxes), _to_numpy(dets.scores), _to_numpy(prev), frame.image_size,
+                               features=dets.features)
+
+
+class MultiTracker:
+    """Several targets on one stream, sharing the per-frame backbone, FPN and RPN work.
+
+    Args:
+        model: the re-detector (``siamrcnn_ros.model.build_model``); used in inference mode only.
+        settings: the selection variant and its parameters; the reference TDPA by default.
+
+    Target ids are positive integers chosen by the caller or assigned in increasing order.
+    Boxes are xyxy pixels of the image, as everywhere in the package.
+    """
+
+    def __init__(self, model: SiamRCNN, settings: TrackerSettings | None = None) -> None:
+        self._model = model
+        self._settings = settings if settings is not None else TrackerSettings()
+        self._targets: dict[int, _Target] = {}
+        self._next_id = 1
+
+    @property
+    def settings(self) -> TrackerSettings:
+        return self._settings
+
+    @property
+    def target_ids(self) -> list[int]:
+        """Ids of the targets being tracked, in the order they were added."""
+        return list(self._targets)
+
+    def remove(self, target_ids: Iterable[int] | None = None) -> None:
+        """Stops tracking the given targets (all when ``None``); unknown ids raise ``KeyError``."""
+        ids = list(self._targets) if target_ids is None else list(target_ids)
+        unknown = [i for i in ids if i not in self._targets]
+        if unknown:
+            raise KeyError(f'no target with id {unknown} (tracking {self.target_ids})')
+        for target_id in ids:
+            del self._targets[target_id]  # releases its template and stored features
+
+    def step(self, image: np.ndarray, add: Mapping[int, np.ndarray] | Iterable[np.ndarray] | None = None,
+             remove: Iterable[int] = ()) -> dict[int, TrackResult]:
+        """Processes one frame: removes, updates the existing targets, then starts the added ones on it.
+
+        Args:
+            image: ``[H, W, 3]`` uint8 RGB.
+            add: new targets drawn on this frame: ``{target_id: box}`` or a sequence of boxes (ids assigned);
+                each box ``[4]`` xyxy pixels. An id already tracked is restarted from the new box.
+            remove: ids to stop tracking before this frame.
+
+        Returns:
+            ``{target_id: result}`` for every target tracked after this frame; a target added here has
+            its ``init`` result (frame 0, the given box, confidence 1).
+        """
+        image_size = _check_image(image)
+        self.remove(remove)
+        new = self._normalise_additions(add, image_size)
+        frame = self._model.extract(image)  # backbone + FPN + RPN, once for all targets
+        results = {}
+        for target_id, target in self._targets.items():
+            if target_id not in new:
+                results[target_id] = target.update(frame)
+        for target_id, box in new.items():
+            self._targets[target_id] = _Target(self._model, self._settings, frame, box)
+            results[target_id] = self._targets[target_id].result
+        return {target_id: results[target_id] for target_id in self._targets}
+
+    def add(self, image: np.ndarray, boxes: Mapping[int, np.ndarray] | Iterable[np.ndarray]) -> dict[int, TrackResult]:
+        """Starts targets on ``image`` without advancing the others (e.g. a target drawn on an older frame).
+
+        Args:
+            image: ``[H, W, 3]`` uint8 RGB, the frame the boxes were drawn on.
+            boxes: ``{target_id: box}`` or a sequence of boxes (ids assigned); ``[4]`` xyxy pixels.
+
+        Returns:
+            ``{target_id: init result}`` for the added targets.
+        """
+        image_size = _check_image(image)
+        new = self._normalise_additions(boxes, image_size)
+        if not new:
+            return {}
+        frame = self._model.extract(image)
+        for target_id, box in new.items():
+            self._targets[target_id] = _Target(self._model, self._settings, frame, box)
+        return {target_id: self._targets[target_id].result for target_id in new}
+
+    def box_at_point(self, image: np.ndarray, point: tuple[float, float]) -> np.ndarray | None:
+        """The best object proposal of ``image`` containing the pixel ``point`` (click-to-track).
+
+        Args:
+            image: ``[H, W, 3]`` uint8 RGB.
+            point: ``(x, y)`` pixels.
+
+        Returns:
+            ``[4]`` float64 xyxy pixels: the RPN proposal with the highest objectness among those that
+            contain the point (proposals come sorted by objectness), or ``None`` when none does.
+        """
+        height, width = _check_image(image)
+        x, y = float(point[0]), float(point[1])
+        if not (np.isfinite(x) and np.isfinite(y) and 0 <= x < width and 0 <= y < height):
+            raise ValueError(f'point ({x}, {y}) is outside the {width}x{height} image')
+        frame = self._model.extract(image)
+        (h_in, w_in), (h_out, w_out) = frame.image_size, frame.resized_size
+        scale = np.array([w_in / w_out, h_in / h_out, w_in / w_out, h_in / h_out])
+        proposals = _to_numpy(frame.proposals) * scale  # [P, 4] resized -> image pixels, best first
+        inside = (proposals[:, 0] <= x) & (x <= proposals[:, 2]) & (proposals[:, 1] <= y) & (y <= proposals[:, 3])
+        hits = np.flatnonzero(inside)
+        return proposals[hits[0]].copy() if hits.size else None
+
+    def _normalise_additions(self, add: Mapping[int, np.ndarray] | Iterable[np.ndarray] | None,
+                             image_size: tuple[int, int]) -> dict[int, np.ndarray]:
+        if add is None:
+            return {}
+        if not isinstance(add, Mapping):
+            add = {self._take_id(): box for box in add}
+        new = {}
+        for target_id, box in add.items():
+            if isinstance(target_id, bool) or not isinstance(target_id, (int, np.integer)) or target_id < 1:
+                raise ValueError(f'target ids must be positive integers, got {target_id!r}')
+            new[int(target_id)] = _check_box_xyxy(box, image_size)
+            self._next_id = max(self._next_id, int(target_id) + 1)
+        return new
+
+    def _take_id(self) -> int:
+        target_id = self._next_id
+        self._next_id += 1
+        return target_id
+
+
+class Tracker:
+    """One target, with the ``init`` / ``update`` interface of the tracking toolkits.
+
+    Args:
+        model: the re-detector.
+        settings: the selection variant and its parameters; the reference TDPA by default.
+    """
+
+    _ID = 1
+
+    def __init__(self, model: SiamRCNN, settings: TrackerSettings | None = None) -> None:
+        self._multi = MultiTracker(model, settings)
+
+    def init(self, image: np.ndarray, box_xywh: np.ndarray) -> TrackResult:
+        """Starts tracking the object in ``box_xywh`` (``[4]`` x, y, width, height pixels) of ``image``."""
+        box = np.asarray(box_xywh, dtype=np.float64)
+        if box.shape != (4,):
+            raise ValueError(f'box_xywh must be 4 numbers (x, y, width, height), got shape {box.shape}')
+        return self._multi.step(image, add={self._ID: xywh_to_xyxy(box)})[self._ID]
+
+    def update(self, image: np.ndarray) -> TrackResult:
+        """Tracks the object into ``image`` (``[H, W, 3]`` uint8 RGB, the next frame of the stream)."""
+        if not self._multi.target_ids:
+            raise RuntimeError('Tracker.init(image, box_xywh) must be called before update()')
+        return self._multi.step(image)[self._ID]

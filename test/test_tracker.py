@@ -1,0 +1,130 @@
+"""Tracker and MultiTracker on real video frames with the CPU ``demo`` model (random, seeded weights).
+
+Random weights make the boxes meaningless, but everything checked here holds for any weights: the
+interface, the box conventions, that targets share the frame's features without changing each
+other's results, and adding / removing targets at any frame.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from video_frames import bikes_frames
+
+from siamrcnn_ros.model import build_model
+from siamrcnn_ros.tracking import MultiTracker, Tracker, TrackerSettings
+
+BOX_A = np.array([100.0, 60.0, 180.0, 200.0])  # xyxy pixels
+BOX_B = np.array([300.0, 80.0, 380.0, 220.0])
+
+
+class CountingModel(torch.nn.Module):
+    """The real model, counting how often the per-frame feature extraction runs."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.extract_calls = 0
+
+    def extract(self, image: np.ndarray) -> object:
+        self.extract_calls += 1
+        return self.model.extract(image)
+
+    def __getattr__(self, name: str) -> object:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.model, name)
+
+
+@pytest.fixture(scope='module')
+def model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model('demo', device='cpu')
+
+
+@pytest.fixture(scope='module')
+def frames() -> list[np.ndarray]:
+    return bikes_frames(6)
+
+
+def test_tracker_init_returns_the_given_box(model, frames) -> None:
+    tracker = Tracker(model)
+    result = tracker.init(frames[0], np.array([100.0, 60.0, 80.0, 140.0]))  # xywh
+    np.testing.assert_allclose(result.box, BOX_A)
+    assert result.present and result.confidence == 1.0 and result.frame == 0
+
+
+def test_tracker_update_gives_a_result_per_frame(model, frames) -> None:
+    tracker = Tracker(model)
+    tracker.init(frames[0], np.array([100.0, 60.0, 80.0, 140.0]))
+    height, width = frames[0].shape[:2]
+    for index, frame in enumerate(frames[1:], start=1):
+        result = tracker.update(frame)
+        assert result.frame == index
+        assert result.box.shape == (4,) and result.box.dtype == np.float64
+        assert 0.0 <= result.confidence <= 1.0
+        if result.present:  # a detection: inside the image (boxes are clipped)
+            assert 0 <= result.box[0] < result.box[2] <= width and 0 <= result.box[1] < result.box[3] <= height
+        for box in result.distractors.boxes:
+            assert box[0] < box[2] and box[1] < box[3]
+
+
+def test_update_before_init_and_bad_inputs_raise(model, frames) -> None:
+    tracker = Tracker(model)
+    with pytest.raises(RuntimeError, match='init'):
+        tracker.update(frames[0])
+    with pytest.raises(ValueError, match='uint8'):
+        tracker.init(frames[0].astype(np.float32), np.array([1.0, 1.0, 5.0, 5.0]))
+    with pytest.raises(ValueError, match='positive width'):
+        tracker.init(frames[0], np.array([10.0, 10.0, 0.0, 5.0]))
+    with pytest.raises(ValueError, match='does not overlap'):
+        tracker.init(frames[0], np.array([5000.0, 10.0, 20.0, 20.0]))
+
+
+def test_targets_share_frame_features_without_changing_results(model, frames) -> None:
+    counting = CountingModel(model)
+    multi = MultiTracker(counting)
+    alone = MultiTracker(model)
+    multi.step(frames[0], add={1: BOX_A, 2: BOX_B})
+    alone.step(frames[0], add={1: BOX_A})
+    for frame in frames[1:4]:
+        together = multi.step(frame)
+        single = alone.step(frame)
+        np.testing.assert_allclose(together[1].box, single[1].box, rtol=0, atol=1e-4)
+        assert together[1].present == single[1].present
+        assert together[1].confidence == pytest.approx(single[1].confidence, abs=1e-5)
+    assert counting.extract_calls == 4  # once per frame for both targets
+
+
+def test_targets_can_be_added_and_removed_at_any_frame(model, frames) -> None:
+    multi = MultiTracker(model)
+    results = multi.step(frames[0], add=[BOX_A])
+    assert list(results) == [1]
+    results = multi.step(frames[1], add={7: BOX_B})
+    assert list(results) == [1, 7]
+    assert results[7].frame == 0 and results[1].frame == 1
+    np.testing.assert_allclose(results[7].box, BOX_B)
+    results = multi.step(frames[2], remove=[1])
+    assert list(results) == [7] and results[7].frame == 1
+    results = multi.step(frames[3], add=[BOX_A])  # ids keep increasing
+    assert list(results) == [7, 8]
+    with pytest.raises(KeyError, match='no target with id'):
+        multi.remove([1])
+    multi.remove()
+    assert multi.step(frames[4]) == {}
+
+
+@pytest.mark.parametrize('variant', ['argmax', 'short_term'])
+def test_variants_run(model, frames, variant) -> None:
+    tracker = Tracker(model, TrackerSettings(variant=variant))
+    tracker.init(frames[0], np.array([100.0, 60.0, 80.0, 140.0]))
+    for frame in frames[1:3]:
+        result = tracker.update(frame)
+        assert result.box.shape == (4,) and 0.0 <= result.confidence <= 1.0
+        assert result.selected is None and len(result.distractors) == 0
+
+
+def test_unknown_variant_is_refused() -> None:
+    with pytest.raises(ValueError, match='variant'):
+        TrackerSettings(variant='best')
