@@ -19,9 +19,9 @@ TEXT_COLOUR = (255, 255, 255)
 
 def _corners(box: np.ndarray, width: int, height: int) -> tuple[tuple[int, int], tuple[int, int]]:
     x0, y0, x1, y1 = np.round(np.asarray(box, dtype=np.float64)).astype(np.int64)
-    clip_x = (lambda v: int(min(max(v, 0), width - 1)))
-    clip_y = (lambda v: int(min(max(v, 0), height - 1)))
-    return (clip_x(x0), clip_y(y0)), (clip_x(x1), clip_y(y1))
+    xs = np.clip([x0, x1], 0, width - 1)
+    ys = np.clip([y0, y1], 0, height - 1)
+    return (int(xs[0]), int(ys[0])), (int(xs[1]), int(ys[1]))
 
 
 def _label(image: np.ndarray, text: str, corner: tuple[int, int], colour: tuple[int, int, int]) -> None:

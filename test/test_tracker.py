@@ -52,7 +52,9 @@ def test_tracker_init_returns_the_given_box(model, frames) -> None:
     tracker = Tracker(model)
     result = tracker.init(frames[0], np.array([100.0, 60.0, 80.0, 140.0]))  # xywh
     np.testing.assert_allclose(result.box, BOX_A)
-    assert result.present and result.confidence == 1.0 and result.frame == 0
+    assert result.present
+    assert result.confidence == 1.0
+    assert result.frame == 0
 
 
 def test_tracker_update_gives_a_result_per_frame(model, frames) -> None:
@@ -62,12 +64,15 @@ def test_tracker_update_gives_a_result_per_frame(model, frames) -> None:
     for index, frame in enumerate(frames[1:], start=1):
         result = tracker.update(frame)
         assert result.frame == index
-        assert result.box.shape == (4,) and result.box.dtype == np.float64
+        assert result.box.shape == (4,)
+        assert result.box.dtype == np.float64
         assert 0.0 <= result.confidence <= 1.0
         if result.present:  # a detection: inside the image (boxes are clipped)
-            assert 0 <= result.box[0] < result.box[2] <= width and 0 <= result.box[1] < result.box[3] <= height
+            assert 0 <= result.box[0] < result.box[2] <= width
+            assert 0 <= result.box[1] < result.box[3] <= height
         for box in result.distractors.boxes:
-            assert box[0] < box[2] and box[1] < box[3]
+            assert box[0] < box[2]
+            assert box[1] < box[3]
 
 
 def test_update_before_init_and_bad_inputs_raise(model, frames) -> None:
@@ -103,10 +108,12 @@ def test_targets_can_be_added_and_removed_at_any_frame(model, frames) -> None:
     assert list(results) == [1]
     results = multi.step(frames[1], add={7: BOX_B})
     assert list(results) == [1, 7]
-    assert results[7].frame == 0 and results[1].frame == 1
+    assert results[7].frame == 0
+    assert results[1].frame == 1
     np.testing.assert_allclose(results[7].box, BOX_B)
     results = multi.step(frames[2], remove=[1])
-    assert list(results) == [7] and results[7].frame == 1
+    assert list(results) == [7]
+    assert results[7].frame == 1
     results = multi.step(frames[3], add=[BOX_A])  # ids keep increasing
     assert list(results) == [7, 8]
     with pytest.raises(KeyError, match='no target with id'):
@@ -121,8 +128,10 @@ def test_variants_run(model, frames, variant) -> None:
     tracker.init(frames[0], np.array([100.0, 60.0, 80.0, 140.0]))
     for frame in frames[1:3]:
         result = tracker.update(frame)
-        assert result.box.shape == (4,) and 0.0 <= result.confidence <= 1.0
-        assert result.selected is None and len(result.distractors) == 0
+        assert result.box.shape == (4,)
+        assert 0.0 <= result.confidence <= 1.0
+        assert result.selected is None
+        assert len(result.distractors) == 0
 
 
 def test_unknown_variant_is_refused() -> None:
