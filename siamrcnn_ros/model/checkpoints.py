@@ -1,0 +1,211 @@
+"""The project's own checkpoints: safetensors files that carry the config they were trained with.
+
+A checkpoint is a safetensors file (never a pickle: loading one cannot run code) whose string
+metadata holds:
+
+- ``format``: ``'siamrcnn_ros'``, so other safetensors files are refused with a clear message;
+- ``version``: ``CHECKPOINT_VERSION`` of the code that wrote it;
+- ``config``: ``ModelConfig.to_dict()`` as JSON, so loading can build the right architecture;
+- ``created``: ISO 8601 UTC time of writing;
+- any extra string entries of the caller (training run, dataset, ...).
+
+Versioning: when the layout of the state dict or of the config changes, ``CHECKPOINT_VERSION`` goes
+up by one and ``_MIGRATIONS[old]`` gets a function that turns a version-``old`` ``(state_dict,
+config_dict)`` into a version-``old + 1`` one (renamed keys, new config fields with the values the
+old code implied). ``read_checkpoint`` applies them in order, so every older file reads as the
+current version; a file newer than the code is refused.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import Tensor, nn
+
+from siamrcnn_ros.model.config import ModelConfig
+
+CHECKPOINT_FORMAT = 'siamrcnn_ros'
+CHECKPOINT_VERSION = 1
+
+_RESERVED_KEYS = ('format', 'version', 'config', 'created')
+# How many offending keys an error message lists before it says "... and N more".
+_MAX_LISTED = 10
+
+StateDict = dict[str, Tensor]
+ConfigDict = dict[str, Any]
+# version v -> function upgrading a version-v (state_dict, config dict) to version v + 1. None yet:
+# version 1 is the first layout.
+_MIGRATIONS: dict[int, Callable[[StateDict, ConfigDict], tuple[StateDict, ConfigDict]]] = {}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or does not fit; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint read from disk, migrated to the current version.
+
+    Attributes:
+        config: the model config the weights belong to.
+        state_dict: parameter and buffer tensors on the CPU, by ``state_dict`` key.
+        metadata: all string metadata of the file (``format``, ``version``, ``config``, ``created``, extras).
+    """
+
+    config: ModelConfig
+    state_dict: dict[str, Tensor]
+    metadata: dict[str, str]
+
+
+def save_checkpoint(path: str | os.PathLike[str], module: nn.Module, config: ModelConfig,
+                    extra_metadata: dict[str, str] | None = None) -> None:
+    """Write ``module``'s state dict and ``config`` to a safetensors file, atomically.
+
+    The file is written next to ``path`` under a temporary name and renamed over ``path``, so a crash
+    never leaves a half-written checkpoint under the final name.
+
+    Args:
+        path: destination file (conventionally ``*.safetensors``); its folder is created if needed.
+        module: the model (or part of it) whose ``state_dict()`` is saved.
+        config: the config ``module`` was built from.
+        extra_metadata: further string entries; the keys ``format``, ``version``, ``config`` and
+            ``created`` are reserved.
+    """
+    extra = dict(extra_metadata or {})
+    clashes = sorted(set(extra) & set(_RESERVED_KEYS))
+    if clashes:
+        raise ValueError(f'extra_metadata may not set the reserved keys {clashes}')
+    for key, value in extra.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f'extra_metadata must map str to str, got {key!r}: {value!r}')
+    # Own contiguous CPU copies: safetensors refuses tensors sharing storage (tied weights, views), and
+    # a copy per key is what load_state_dict needs to restore each of them.
+    tensors = {key: value.detach().cpu().clone(memory_format=torch.contiguous_format)
+               for key, value in module.state_dict().items()}
+    metadata = {'format': CHECKPOINT_FORMAT, 'version': str(CHECKPOINT_VERSION),
+                'config': json.dumps(config.to_dict(), sort_keys=True),
+                'created': datetime.now(timezone.utc).isoformat(timespec='seconds'), **extra}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp_name, metadata=metadata)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Read and validate a checkpoint written by ``save_checkpoint`` (of this or an older version).
+
+    Raises:
+        CheckpointError: the file is missing, is not a (complete) safetensors file, is not a
+            siamrcnn_ros checkpoint, is of a newer version, or carries an invalid config.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f'checkpoint {path}: no such file')
+    if not path.is_file():
+        raise CheckpointError(f'checkpoint {path}: not a regular file')
+    try:
+        with safe_open(path, framework='pt', device='cpu') as file:
+            metadata = dict(file.metadata() or {})
+            state_dict = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118 (safe_open is not a dict)
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f'checkpoint {path}: not a readable safetensors file (truncated or corrupt?): '
+                              f'{error}') from error
+    if metadata.get('format') != CHECKPOINT_FORMAT:
+        raise CheckpointError(f'checkpoint {path}: not a {CHECKPOINT_FORMAT} checkpoint (its metadata has '
+                              f'format={metadata.get("format")!r}, expected {CHECKPOINT_FORMAT!r})')
+    version = _parse_version(path, metadata.get('version'))
+    try:
+        config_dict = json.loads(metadata['config'])
+    except KeyError:
+        raise CheckpointError(f'checkpoint {path}: the metadata has no model config') from None
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f'checkpoint {path}: the model config is not valid JSON: {error}') from error
+    while version < CHECKPOINT_VERSION:
+        state_dict, config_dict = _MIGRATIONS[version](state_dict, config_dict)
+        version += 1
+    try:
+        config = ModelConfig.from_dict(config_dict)
+    except (ValueError, TypeError) as error:
+        raise CheckpointError(f'checkpoint {path}: invalid model config: {error}') from error
+    return Checkpoint(config=config, state_dict=state_dict, metadata=metadata)
+
+
+def load_checkpoint_into(module: nn.Module, path: str | os.PathLike[str],
+                         expected_config: ModelConfig | None = None) -> ModelConfig:
+    """Load a checkpoint's weights into ``module`` strictly and return the config stored with them.
+
+    Args:
+        module: a model built from the checkpoint's config (its state dict must match key for key).
+        path: the checkpoint file.
+        expected_config: if given, the config ``module`` was built from; any difference from the
+            file's config (the ``name`` included) is refused.
+
+    Returns:
+        The checkpoint's ``ModelConfig``.
+
+    Raises:
+        CheckpointError: as ``read_checkpoint``; or the config differs from ``expected_config`` (the
+            message names both presets and the differing fields); or keys are missing, unexpected or
+            of another shape (all listed).
+    """
+    checkpoint = read_checkpoint(path)
+    if expected_config is not None and expected_config != checkpoint.config:
+        fields = expected_config.differences(checkpoint.config)
+        raise CheckpointError(f'checkpoint {path}: saved with config {checkpoint.config.name!r}, but the model '
+                              f'was built with config {expected_config.name!r}; differing fields: '
+                              f'{", ".join(fields)}')
+    problems = _state_dict_problems(module.state_dict(), checkpoint.state_dict)
+    if problems:
+        raise CheckpointError(f'checkpoint {path}: does not fit the {type(module).__name__} module: '
+                              f'{"; ".join(problems)}')
+    module.load_state_dict(checkpoint.state_dict, strict=True)
+    return checkpoint.config
+
+
+def _parse_version(path: Path, text: str | None) -> int:
+    try:
+        version = int(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise CheckpointError(f'checkpoint {path}: missing or invalid version {text!r} in the metadata') from None
+    if version > CHECKPOINT_VERSION:
+        raise CheckpointError(f'checkpoint {path}: written by a newer siamrcnn_ros (checkpoint version {version}; '
+                              f'this code reads versions up to {CHECKPOINT_VERSION}); update the package')
+    if version < 1 or any(old not in _MIGRATIONS for old in range(version, CHECKPOINT_VERSION)):
+        raise CheckpointError(f'checkpoint {path}: unsupported checkpoint version {version}')
+    return version
+
+
+def _listed(keys: list[str]) -> str:
+    more = f' ... and {len(keys) - _MAX_LISTED} more' if len(keys) > _MAX_LISTED else ''
+    return ', '.join(keys[:_MAX_LISTED]) + more
+
+
+def _state_dict_problems(expected: dict[str, Tensor], found: dict[str, Tensor]) -> list[str]:
+    """Human-readable differences between the module's and the file's state dicts (empty if they fit)."""
+    problems = []
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    mismatched = [f'{key} (file {tuple(found[key].shape)}, module {tuple(expected[key].shape)})'
+                  for key in sorted(set(expected) & set(found)) if found[key].shape != expected[key].shape]
+    if missing:
+        problems.append(f'{len(missing)} missing key(s): {_listed(missing)}')
+    if unexpected:
+        problems.append(f'{len(unexpected)} unexpected key(s): {_listed(unexpected)}')
+    if mismatched:
+        problems.append(f'{len(mismatched)} shape mismatch(es): {_listed(mismatched)}')
+    return problems
