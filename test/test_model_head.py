@@ -204,12 +204,23 @@ def test_bfloat16_autocast_gives_float32_scores_and_boxes(head_type: str) -> Non
 def test_cuda_autocast(dtype: torch.dtype) -> None:
     head = tiny_head('4conv1fc_gn').cuda()
     reference, roi = random_feats(1, 2).cuda(), random_feats(3, 3).cuda()
+    features = torch.randn(1, C, *IMAGE_SIZE, generator=torch.Generator().manual_seed(1)).cuda()
+
+    def pool(boxes: Tensor) -> Tensor:
+        return roi_align(features, [boxes], output_size=P, spatial_scale=1.0, sampling_ratio=2, aligned=True)
+
     with torch.no_grad():
         exact = head.target_probability(reference, roi)
+        exact_cascade = head.run_cascade(pool, reference, BOXES.cuda(), IMAGE_SIZE)
         with torch.autocast('cuda', dtype=dtype):
             prob = head.target_probability(reference, roi)
+            cascade = head.run_cascade(pool, reference, BOXES.cuda(), IMAGE_SIZE)
+            empty = head.run_cascade(pool, reference, BOXES[:0].cuda(), IMAGE_SIZE)
     assert prob.dtype == torch.float32
     assert torch.allclose(prob, exact, atol=0.02)
+    assert cascade.final_boxes.dtype == torch.float32
+    assert torch.allclose(cascade.final_boxes, exact_cascade.final_boxes, atol=0.5)
+    assert empty.final_boxes.shape == (0, 4)
 
 
 def test_head_output_does_not_depend_on_other_rois() -> None:

@@ -143,3 +143,19 @@ def test_score_pairs_empty(r: int, d: int) -> None:
 def test_score_pairs_rejects_mismatched_features() -> None:
     with pytest.raises(ValueError, match='det_feats has 3 rows but det_boxes has 4'):
         score_pairs(tiny_head(), REF_BOXES, random_feats(2, 1), DET_BOXES, random_feats(3, 2), IMAGE_SIZE, GAMMA)
+
+
+@pytest.mark.gpu
+def test_score_pairs_on_cuda_matches_cpu() -> None:
+    head = tiny_head()
+    ref_feats, det_feats = random_feats(2, 1), random_feats(4, 2)
+    with torch.no_grad():
+        on_cpu = score_pairs(head, REF_BOXES, ref_feats, DET_BOXES, det_feats, IMAGE_SIZE, GAMMA)
+        with torch.autocast('cuda', dtype=torch.float16):
+            on_cuda = score_pairs(head.cuda(), REF_BOXES.cuda(), ref_feats.cuda(), DET_BOXES.cuda(),
+                                  det_feats.cuda(), IMAGE_SIZE, GAMMA)
+    assert on_cuda.device.type == 'cuda'
+    assert on_cuda.dtype == torch.float32
+    assert torch.equal(torch.isfinite(on_cuda).cpu(), torch.isfinite(on_cpu))
+    finite = torch.isfinite(on_cpu)
+    assert torch.allclose(on_cuda.cpu()[finite], on_cpu[finite], atol=0.01)
