@@ -1,0 +1,97 @@
+"""Backbone + FPN of the re-detector (SPEC §2), assembled from torchvision's detection components.
+
+The module tree is torchvision's ``BackboneWithFPN`` (``body.*`` = the trunk's intermediate
+layers, ``fpn.*`` = the feature pyramid), so that inside ``SiamRCNN`` (attribute ``backbone``)
+the parameter names are exactly those of torchvision's Faster R-CNN models
+(``backbone.body.layer1.0.conv1.weight``, ``backbone.fpn.inner_blocks.0.0.weight``, ...) and
+their COCO checkpoints load without renaming (``detector_weights.py``).
+
+Feature maps, for an input ``[B, 3, H, W]`` (H, W multiples of 32):
+
+* ResNet: ``'0'..'3'`` = P2-P5 (strides 4, 8, 16, 32) and ``'pool'`` = P6 (stride 64);
+* MobileNetV3-Large: ``'0'``, ``'1'`` = the last two stages (strides 16, 32) and ``'pool'`` (stride 64),
+  as in torchvision's ``fasterrcnn_mobilenet_v3_large_fpn``.
+
+Every map has ``out_channels`` channels. The RPN uses all of them, RoIAlign all but ``'pool'``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+from torchvision.models import mobilenetv3, resnet
+from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+from torchvision.ops.misc import FrozenBatchNorm2d
+
+from siamrcnn_ros.model.config import BackboneConfig
+
+RESNETS = ('resnet18', 'resnet34', 'resnet50', 'resnet101')
+# Trunk stages that can be unfrozen, counted from the last one (torchvision's order).
+_RESNET_STAGES = ('layer4', 'layer3', 'layer2', 'layer1', 'conv1')
+
+
+def build_backbone(config: BackboneConfig, *, trainable_layers: int = 0) -> BackboneWithFPN:
+    """The trunk + FPN described by ``config``, with random weights (no download).
+
+    Args:
+        config: backbone name, FPN channels and the normalisation layer.
+        trainable_layers: how many trunk stages, counted from the last, keep ``requires_grad``
+            (0-5 for ResNets, 0-6 for MobileNetV3). 0, the default, freezes the whole trunk and the
+            FPN: the backbone is frozen in Siam R-CNN (SPEC §2). With ``trainable_layers > 0`` the FPN
+            is trainable too (for fine-tuning experiments; the paper does not do it).
+
+    Returns:
+        a ``BackboneWithFPN`` with ``.out_channels == config.out_channels``; its ``forward`` maps
+        ``[B, 3, H, W]`` float to an ``OrderedDict`` of ``[B, out_channels, H / s, W / s]`` maps.
+    """
+    norm_layer: Callable[..., nn.Module] = FrozenBatchNorm2d if config.frozen_batchnorm else nn.BatchNorm2d
+    if config.name in RESNETS:
+        backbone = _resnet_fpn(config, norm_layer, trainable_layers)
+    elif config.name == 'mobilenet_v3_large':
+        backbone = _mobilenet_fpn(config, norm_layer, trainable_layers)
+    else:  # BackboneConfig validates the name; this guards against a new entry without a builder.
+        raise ValueError(f'no builder for backbone {config.name!r}')
+    if trainable_layers == 0:
+        backbone.fpn.requires_grad_(False)
+    return backbone
+
+
+def feature_levels(backbone: BackboneWithFPN) -> int:
+    """Number of feature maps the backbone returns (its FPN levels plus the extra pooled level)."""
+    return len(backbone.body.return_layers) + 1
+
+
+def _resnet_fpn(config: BackboneConfig, norm_layer: Callable[..., nn.Module],
+                trainable_layers: int) -> BackboneWithFPN:
+    if not 0 <= trainable_layers <= len(_RESNET_STAGES):
+        raise ValueError(f'trainable_layers must be in [0, {len(_RESNET_STAGES)}] for {config.name}, '
+                         f'got {trainable_layers}')
+    trunk = getattr(resnet, config.name)(weights=None, norm_layer=norm_layer)
+    trainable = _RESNET_STAGES[:trainable_layers] + (('bn1',) if trainable_layers == len(_RESNET_STAGES) else ())
+    for name, parameter in trunk.named_parameters():
+        if not name.startswith(trainable):
+            parameter.requires_grad_(False)
+    # C2-C5 (layer1-layer4); ``inplanes`` is the channel count of layer4's output after construction.
+    return_layers = {f'layer{k}': str(k - 1) for k in (1, 2, 3, 4)}
+    c2_channels = trunk.inplanes // 8
+    in_channels = [c2_channels * 2 ** (k - 1) for k in (1, 2, 3, 4)]
+    return BackboneWithFPN(trunk, return_layers, in_channels, config.out_channels, extra_blocks=LastLevelMaxPool())
+
+
+def _mobilenet_fpn(config: BackboneConfig, norm_layer: Callable[..., nn.Module],
+                   trainable_layers: int) -> BackboneWithFPN:
+    features = mobilenetv3.mobilenet_v3_large(weights=None, norm_layer=norm_layer).features
+    # Stage boundaries: the first block, every strided block, the last block (torchvision's layout).
+    stage_starts = [0] + [i for i, block in enumerate(features) if getattr(block, '_is_cn', False)]
+    stage_starts.append(len(features) - 1)
+    num_stages = len(stage_starts)
+    if not 0 <= trainable_layers <= num_stages:
+        raise ValueError(f'trainable_layers must be in [0, {num_stages}] for {config.name}, got {trainable_layers}')
+    freeze_before = len(features) if trainable_layers == 0 else stage_starts[num_stages - trainable_layers]
+    for block in features[:freeze_before]:
+        block.requires_grad_(False)
+    returned = (num_stages - 2, num_stages - 1)
+    return_layers = {str(stage_starts[k]): str(level) for level, k in enumerate(returned)}
+    in_channels = [features[stage_starts[k]].out_channels for k in returned]
+    return BackboneWithFPN(features, return_layers, in_channels, config.out_channels, extra_blocks=LastLevelMaxPool())
