@@ -227,7 +227,7 @@ PRESETS: dict[str, ModelConfig] = {
 }
 
 
-def get_preset(name: str, **overrides: Any) -> ModelConfig:
+def get_preset(name: str, /, **overrides: Any) -> ModelConfig:
     """The preset ``name`` (one of ``PRESETS``), with dotted-field overrides passed as a dict-like kwargs.
 
     Example: ``get_preset('fast', **{'rpn.post_nms_top_n': 50})``.
