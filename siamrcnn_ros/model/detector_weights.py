@@ -20,7 +20,6 @@ ResNet-101: the ``paper`` preset needs a checkpoint trained elsewhere (same modu
 """
 from __future__ import annotations
 
-import pickle
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -61,16 +60,20 @@ def load_detector_weights(model: nn.Module, source: str | Path) -> list[str]:
     metadata = getattr(state, '_metadata', None)
     if metadata is not None:  # module versions (torchvision renames old RPN head keys by them)
         wanted._metadata = metadata  # type: ignore[attr-defined]
-    try:
-        result = model.load_state_dict(wanted, strict=False)
-    except RuntimeError as error:  # shape mismatches
-        raise DetectorWeightsError(f'{source}: does not fit the model ({error})') from error
+    own = model.state_dict()
+    mismatched = [f'{k} (file {tuple(v.shape)}, model {tuple(own[k].shape)})' for k, v in wanted.items()
+                  if k in own and v.shape != own[k].shape]
+    if mismatched:
+        raise DetectorWeightsError(f'{source}: does not fit the model: {len(mismatched)} shape mismatch(es) '
+                                   f'{_first(mismatched)}; check that the backbone in the config is the '
+                                   "checkpoint's")
+    result = model.load_state_dict(wanted, strict=False)
     missing = [k for k in result.missing_keys if k.startswith(DETECTOR_PREFIXES)]
     if missing or result.unexpected_keys:
         raise DetectorWeightsError(
             f'{source}: does not fit the model: {len(missing)} missing key(s) {_first(missing)}, '
             f'{len(result.unexpected_keys)} unexpected key(s) {_first(result.unexpected_keys)}; '
-            'check that the backbone in the config is the checkpoint\'s')
+            "check that the backbone in the config is the checkpoint's")
     return sorted(wanted)
 
 
@@ -93,7 +96,7 @@ def read_detector_state_dict(source: str | Path) -> dict[str, Tensor]:
 def _read_file(path: Path) -> dict[str, Tensor]:
     try:
         loaded: Any = torch.load(path, weights_only=True, map_location='cpu')
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as error:
+    except Exception as error:  # a corrupt file can fail anywhere in the unpickler (IndexError, ...)
         raise DetectorWeightsError(f'{path}: not a readable PyTorch checkpoint of tensors ({error})') from error
     if isinstance(loaded, dict) and isinstance(loaded.get('model'), dict):
         loaded = loaded['model']
