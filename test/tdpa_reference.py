@@ -130,7 +130,7 @@ class ReferenceTDPA:
                 theta[0] = 0.0  # θ[a_ff] = 0: every track starts with a_ff
                 continue
             unary = 0.0
-            for ff, fft in zip(a.ff_scores, a.ff_tracklet_scores):
+            for ff, fft in zip(a.ff_scores, a.ff_tracklet_scores, strict=True):
                 unary += w_ff * ff + (1.0 - w_ff) * fft  # Eq. 2
             # Predecessors: ended before a started, within the maximum gap. They all started before a,
             # so their θ is already final in this pass (ids are in start order).

@@ -76,7 +76,7 @@ def _compare_with_reference(settings: TDPASettings, seed: int, num_frames: int,
         reference_rows = {tuple(tracklet.boxes[-1]): tracklet.tracklet_id for tracklet in reference.active()}
         refs = tdpa.references
         assert len(refs) == len(reference_rows) == len(frame.boxes), f'frame {t}'
-        for tracklet_id, box in zip(refs.tracklet_ids, refs.boxes):
+        for tracklet_id, box in zip(refs.tracklet_ids, refs.boxes, strict=True):
             reference_id = reference_rows[tuple(box)]
             assert to_reference_id.setdefault(int(tracklet_id), reference_id) == reference_id, f'frame {t}'
         assert len(set(to_reference_id.values())) == len(to_reference_id), 'the id mapping must be one to one'
@@ -90,7 +90,7 @@ def _compare_with_reference(settings: TDPASettings, seed: int, num_frames: int,
         assert to_reference_id[selected.tracklet_id] == expected.selected_id, f'frame {t}'
         assert _same_theta(selected.theta, expected.selected_theta), f'frame {t}'
         # The other live tracklets (the distractors) have the reference's θ too.
-        for tracklet_id, theta in zip(result.distractors.tracklet_ids, result.distractors.theta):
+        for tracklet_id, theta in zip(result.distractors.tracklet_ids, result.distractors.theta, strict=True):
             assert _same_theta(theta, expected.thetas[to_reference_id[int(tracklet_id)]]), f'frame {t}'
 
         seen.frames += 1
@@ -150,7 +150,7 @@ def test_live_state_stays_bounded_on_a_long_stream() -> None:
     # Hard bound, whatever the stream length: the active tracklets are this frame's detections,
     # the window holds tracklets that ended within max_gap frames (at most one per detection), and
     # the features are this frame's rows plus a_ff's latest.
-    for s, num_dets in zip(stats, detections):
+    for s, num_dets in zip(stats, detections, strict=True):
         assert s.active_tracklets == num_dets
         assert s.window_tracklets <= max(detections) * max_gap
         assert s.stored_feature_rows <= num_dets + 1
