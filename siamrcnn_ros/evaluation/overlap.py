@@ -53,6 +53,8 @@ def iou_xywh(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
     union = np.prod(size1, axis=1) + np.prod(size2, axis=1) - intersection
     with np.errstate(invalid='ignore', divide='ignore'):
         iou = np.where(union > 0, intersection / np.where(union > 0, union, 1.0), 0.0)
+    # Rounding can put identical boxes a hair above 1, which would pass the success threshold 1.0.
+    iou = np.minimum(iou, 1.0)
     iou[np.isnan(first).any(axis=1) | np.isnan(second).any(axis=1)] = np.nan
     return iou
 
