@@ -24,9 +24,9 @@ Where the public toolkits disagree (we follow SPEC §8, i.e. the first choice ea
   error to -1, which passes every threshold, i.e. counts a precision *success*.
 - The LaSOT MATLAB toolkit drops sequences whose whole curve is 0 from the average
   (``aa(sum(aa, 2) > eps, :)`` in ``plot_draw_save.m``); pytracking and we keep them.
-- Normalised precision: the got10k toolkit's later LaSOT experiment reports the mean of the curve
-  over 0..0.5 (available here as ``normalized_precision_auc``), not the value at 0.20. The got10k
-  0.1.3 installed here has no LaSOT experiment.
+- Normalised precision: the got10k toolkit's LaSOT experiment (in versions after the 0.1.3 installed
+  here, which has none) reports the mean of the curve over 0..0.5 (here ``normalized_precision_auc``)
+  instead of the value at 0.20, and ignores the absent flags (it drops only NaN ground truth).
 - The got10k toolkit's OTB experiment does not repair predictions or invalidate ground truth.
 """
 from __future__ import annotations
