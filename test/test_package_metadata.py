@@ -26,6 +26,7 @@ DEPENDENCY_OF_MODULE: dict[str, tuple[str, str | None]] = {
     'yaml': ('python3-yaml', 'pyyaml'),
     'safetensors': ('python3-safetensors-pip', 'safetensors'),
     'rosbags': ('python3-rosbags-pip', 'rosbags'),
+    'trax': ('python3-vot-trax-pip', 'vot-trax'),
     'rclpy': ('rclpy', None),
     'builtin_interfaces': ('builtin_interfaces', None),
     'std_msgs': ('std_msgs', None),
@@ -34,6 +35,7 @@ DEPENDENCY_OF_MODULE: dict[str, tuple[str, str | None]] = {
     'diagnostic_msgs': ('diagnostic_msgs', None),
     'lifecycle_msgs': ('lifecycle_msgs', None),
     'std_srvs': ('std_srvs', None),
+    'rcl_interfaces': ('rcl_interfaces', None),
 }
 # Imported only where installed, behind a guard; documented as optional in the README.
 OPTIONAL_MODULES = {'cv_bridge', 'vision_msgs', 'tf2_ros', 'tf2_geometry_msgs', 'launch', 'launch_ros'}
