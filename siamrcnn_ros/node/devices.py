@@ -1,0 +1,94 @@
+"""Where the model lives across the node's lifecycle, and which device it runs on.
+
+The model is loaded on the CPU at configure (so a bad checkpoint fails the transition before any GPU
+memory is taken), moved to the chosen device at activate, and back to the CPU at deactivate with the CUDA
+cache emptied, so an inactive node holds no GPU memory (SPEC §7: "GPU memory held while idle" is a known
+pain). A CUDA request on a machine where torch sees no GPU falls back to the CPU with a warning, never
+silently.
+"""
+from __future__ import annotations
+
+import gc
+
+import torch
+
+from siamrcnn_ros.model.siamrcnn import SiamRCNN, build_model
+
+
+def choose_device(requested: str) -> tuple[torch.device, str]:
+    """The device to run on for the ``model.device`` parameter, and a warning when it is not what was asked.
+
+    ``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu`` with a warning (a tracker on a robot's CPU is
+    usually a CPU-only torch build, not a choice); ``cuda``/``cuda:N`` without a GPU -> ``cpu`` with a warning;
+    ``cuda:N`` beyond the visible GPUs -> ``cuda:0`` with a warning.
+    """
+    if requested == 'auto':
+        if torch.cuda.is_available():
+            return torch.device('cuda'), ''
+        return torch.device('cpu'), 'model.device is auto but torch sees no CUDA GPU: running on the CPU'
+    try:
+        device = torch.device(requested)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {requested!r}") from error
+    if device.type != 'cuda':
+        return device, ''
+    if not torch.cuda.is_available():
+        return torch.device('cpu'), (f'model.device is {requested!r} but torch sees no CUDA GPU (CPU-only build, or '
+                                     f'no driver): falling back to the CPU')
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        return torch.device('cuda', 0), (f'model.device is {requested!r} but torch sees only '
+                                         f'{torch.cuda.device_count()} GPU(s): using cuda:0')
+    return device, ''
+
+
+class ModelHost:
+    """Holds the model and moves it between the CPU and its device."""
+
+    def __init__(self) -> None:
+        self._model: SiamRCNN | None = None
+        self._device = torch.device('cpu')
+        self.device_warning = ''
+
+    @property
+    def model(self) -> SiamRCNN:
+        if self._model is None:
+            raise RuntimeError('no model loaded: configure the node first')
+        return self._model
+
+    @property
+    def device_text(self) -> str:
+        """The device the model runs on when active (``cpu``, ``cuda:0``), ``''`` before loading."""
+        if self._model is None:
+            return ''
+        device = self._device
+        if device.type == 'cuda' and device.index is None:
+            device = torch.device('cuda', torch.cuda.current_device())
+        return str(device)
+
+    def load(self, preset: str, *, checkpoint: str, detector_weights: str, device: str) -> None:
+        """Builds the model on the CPU (``''`` = no checkpoint / detector weights) and chooses its device."""
+        self.release()
+        target, self.device_warning = choose_device(device)
+        self._model = build_model(preset, checkpoint=checkpoint or None, detector_weights=detector_weights or None,
+                                  device='cpu')
+        self._device = target
+
+    def to_device(self) -> None:
+        self.model.to(self._device)
+
+    def to_cpu(self) -> None:
+        """Moves the model to the CPU and returns the cached CUDA memory to the driver."""
+        if self._model is not None:
+            self._model.to('cpu')
+        _empty_cuda_cache()
+
+    def release(self) -> None:
+        """Drops the model."""
+        self._model = None
+        gc.collect()
+        _empty_cuda_cache()
+
+
+def _empty_cuda_cache() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

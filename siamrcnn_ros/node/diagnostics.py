@@ -1,0 +1,178 @@
+"""What the node reports on /diagnostics: rates, latency, dropped frames, state, device, rejected inputs.
+
+``Health`` collects the numbers from the callback threads and the worker (thread-safe, bounded windows, so
+memory stays constant on a stream that runs for days); ``diagnostic_status`` turns one ``HealthSnapshot``
+into a ``diagnostic_msgs/DiagnosticStatus`` (a pure function). The level is WARN while something needs a
+user's attention: a CUDA request that fell back to the CPU (never silent, SPEC §7), no image for a while
+(usually a QoS or topic-name mismatch), or inputs rejected in the last ``RECENT_S`` seconds.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+
+PROBLEM_KINDS = (
+    'encoding',  # an image encoding the node does not convert
+    'size',  # zero, huge, or odd-width image size
+    'data',  # data shorter than step x height, or a step shorter than a row
+    'decode',  # pixels the converter or the JPEG/PNG decoder could not read
+    'box',  # NaN/inf, zero-area, or out-of-image target box
+    'target_stamp',  # a target for a stamp no buffered frame has (used the nearest), or before any image
+    'target_limit',  # more targets than max_targets, or an unknown target id to clear
+    'stamp_backwards',  # the image stamp jumped back (looped bag): reset
+    'resolution_change',  # the image size changed mid-stream: reset
+    'click',  # a click outside the image, behind the camera, or in a frame that cannot be transformed
+    'processing',  # an exception while tracking a frame
+)
+RECENT_S = 10.0
+"""Problems younger than this keep the status at WARN."""
+WINDOW = 50
+"""Frames in the rate and latency windows."""
+
+
+@dataclass(frozen=True)
+class HealthSnapshot:
+    """The numbers at one moment. Rates in Hz, times in seconds; ``None`` when there is no data yet."""
+
+    images_received: int
+    frames_processed: int
+    frames_dropped: int
+    input_rate_hz: float | None
+    output_rate_hz: float | None
+    processing_s: float | None
+    stamp_latency_mean_s: float | None
+    stamp_latency_max_s: float | None
+    seconds_since_image: float | None
+    problems: dict[str, int] = field(default_factory=dict)
+    recent_problems: int = 0
+    last_problem: str = ''
+
+
+def _rate(times: deque[float]) -> float | None:
+    if len(times) < 2 or times[-1] <= times[0]:
+        return None
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+class Health:
+    """Counters and bounded windows, fed from any thread. Times are ``time.monotonic()`` seconds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forgets everything (on activate)."""
+        with self._lock:
+            self._images = 0
+            self._processed = 0
+            self._dropped = 0
+            self._input_times: deque[float] = deque(maxlen=WINDOW)
+            self._output_times: deque[float] = deque(maxlen=WINDOW)
+            self._processing: deque[float] = deque(maxlen=WINDOW)
+            self._latency: deque[float] = deque(maxlen=WINDOW)
+            self._problems: Counter[str] = Counter({kind: 0 for kind in PROBLEM_KINDS})
+            self._problem_times: deque[float] = deque(maxlen=1000)
+            self._last_problem = ''
+            self._last_image: float | None = None
+
+    def image_received(self, now: float) -> None:
+        with self._lock:
+            self._images += 1
+            self._input_times.append(now)
+            self._last_image = now
+
+    def frame_dropped(self) -> None:
+        with self._lock:
+            self._dropped += 1
+
+    def frame_processed(self, now: float, processing_s: float, stamp_latency_s: float | None) -> None:
+        """One frame through the tracker: its processing time and the latency from its stamp to publication."""
+        with self._lock:
+            self._processed += 1
+            self._output_times.append(now)
+            self._processing.append(processing_s)
+            if stamp_latency_s is not None:
+                self._latency.append(stamp_latency_s)
+
+    def problem(self, kind: str, message: str, now: float | None = None) -> None:
+        """Counts one rejected input or failure of ``kind`` (one of ``PROBLEM_KINDS``)."""
+        if kind not in PROBLEM_KINDS:
+            raise ValueError(f'unknown problem kind {kind!r}; one of {PROBLEM_KINDS}')
+        with self._lock:
+            self._problems[kind] += 1
+            self._problem_times.append(time.monotonic() if now is None else now)
+            self._last_problem = f'{kind}: {message}'
+
+    def snapshot(self, now: float) -> HealthSnapshot:
+        with self._lock:
+            latency = list(self._latency)
+            return HealthSnapshot(
+                images_received=self._images,
+                frames_processed=self._processed,
+                frames_dropped=self._dropped,
+                input_rate_hz=_rate(self._input_times),
+                output_rate_hz=_rate(self._output_times),
+                processing_s=sum(self._processing) / len(self._processing) if self._processing else None,
+                stamp_latency_mean_s=sum(latency) / len(latency) if latency else None,
+                stamp_latency_max_s=max(latency) if latency else None,
+                seconds_since_image=None if self._last_image is None else now - self._last_image,
+                problems=dict(self._problems),
+                recent_problems=sum(1 for t in self._problem_times if now - t <= RECENT_S),
+                last_problem=self._last_problem,
+            )
+
+
+def _fmt(value: float | None, scale: float = 1.0, digits: int = 1) -> str:
+    return 'n/a' if value is None else f'{value * scale:.{digits}f}'
+
+
+def diagnostic_status(snapshot: HealthSnapshot, *, name: str, state: str, device: str, targets: int,
+                      device_warning: str = '', no_image_after_s: float | None = None) -> DiagnosticStatus:
+    """One ``DiagnosticStatus`` for the node.
+
+    Args:
+        snapshot: the numbers.
+        name: the status name, e.g. ``'siamrcnn_node: tracker'``; ``hardware_id`` is the device.
+        state: lifecycle state (``unconfigured``, ``inactive``, ``active``, ``finalized``).
+        device: the device the model actually runs on (``cpu``, ``cuda:0``; ``''`` before configure).
+        targets: targets tracked now.
+        device_warning: why the device differs from the request (CUDA -> CPU fallback); makes the level WARN.
+        no_image_after_s: when active, the no-image warning threshold; WARN when exceeded.
+    """
+    warnings = []
+    if device_warning:
+        warnings.append(device_warning)
+    if state == 'active' and no_image_after_s is not None:
+        since = snapshot.seconds_since_image
+        if since is None or since > no_image_after_s:
+            warnings.append('no image received' + ('' if since is None else f' for {since:.0f} s')
+                            + ': check the image topic remapping and its QoS')
+    if snapshot.recent_problems:
+        warnings.append(f'{snapshot.recent_problems} inputs rejected or failed in the last {RECENT_S:.0f} s '
+                        f'(last: {snapshot.last_problem})')
+    level = DiagnosticStatus.WARN if warnings else DiagnosticStatus.OK
+    message = '; '.join(warnings) if warnings else (f'{state}, tracking {targets} target(s) on {device}'
+                                                      if state == 'active' else state)
+    values = {
+        'state': state,
+        'device': device or 'none',
+        'targets': str(targets),
+        'images received': str(snapshot.images_received),
+        'frames processed': str(snapshot.frames_processed),
+        'frames dropped': str(snapshot.frames_dropped),
+        'input rate (Hz)': _fmt(snapshot.input_rate_hz),
+        'processing rate (Hz)': _fmt(snapshot.output_rate_hz),
+        'processing time (ms)': _fmt(snapshot.processing_s, 1000.0),
+        'latency from stamp, mean (ms)': _fmt(snapshot.stamp_latency_mean_s, 1000.0),
+        'latency from stamp, max (ms)': _fmt(snapshot.stamp_latency_max_s, 1000.0),
+        'seconds since last image': _fmt(snapshot.seconds_since_image),
+        **{f'rejected: {kind}': str(count) for kind, count in snapshot.problems.items()},
+        'last problem': snapshot.last_problem or 'none',
+    }
+    return DiagnosticStatus(level=level, name=name, message=message, hardware_id=device or 'none',
+                            values=[KeyValue(key=key, value=value) for key, value in values.items()])

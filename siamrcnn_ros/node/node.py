@@ -1,0 +1,474 @@
+"""``siamrcnn_node``: the lifecycle node that tracks targets in a camera stream (SPEC §7, issue 5).
+
+Lifecycle (managed node): *configure* validates the parameters and loads the model on the CPU (a failure
+is logged and the transition fails); *activate* moves it to the device, creates the subscriptions and
+starts the worker thread; *deactivate* stops them, clears the targets and moves the model back to the CPU,
+freeing GPU memory; *cleanup* drops the model. ``auto_activate`` does configure + activate at start.
+
+Threads: the executor runs the callbacks (images, targets, clicks, services, parameters, timer); they only
+convert, check and queue. One worker thread (``FrameWorker``) runs the tracker on the newest frame and
+publishes; frames that arrive meanwhile replace each other and are counted as dropped.
+
+Topics are relative (remappable; ``~/`` = node-private). Derived from the resolved image topic, as
+image_transport and rqt_image_view name them: ``<image>/compressed``, ``<image>_mouse_left`` and
+``<image namespace>/camera_info``.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import threading
+import time
+from typing import Any
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Point, PointStamped
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.utilities import remove_ros_args
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+
+from siamrcnn_ros.msg import TargetRequest, Track, TrackArray
+from siamrcnn_ros.node import parameters
+from siamrcnn_ros.node.clicks import InvalidClickError, PointTransformer, camera_matrix, check_pixel, project_to_pixel
+from siamrcnn_ros.node.conversions import InvalidBoxError, box_from_msg, stamp_to_ns
+from siamrcnn_ros.node.detections import load_vision_types, tracks_to_detections
+from siamrcnn_ros.node.devices import ModelHost
+from siamrcnn_ros.node.diagnostics import Health, diagnostic_status
+from siamrcnn_ros.node.frame_buffer import Frame, FrameBuffer
+from siamrcnn_ros.node.images import BACKEND as IMAGE_BACKEND
+from siamrcnn_ros.node.images import InvalidImageError, image_msg_to_rgb, rgb_to_image_msg
+from siamrcnn_ros.node.outputs import debug_image, frame_track_array, frame_tracks
+from siamrcnn_ros.node.qos import image_qos, latest_only_qos, no_image_message, reliable_qos
+from siamrcnn_ros.node.session import FrameOutcome, TargetLimitError, TrackingSession
+from siamrcnn_ros.node.worker import FrameWorker
+from siamrcnn_ros.srv import ClearTarget, SetTarget
+
+try:  # Iron and later
+    from rclpy.event_handler import SubscriptionEventCallbacks
+except ImportError:  # Humble
+    from rclpy.qos_event import SubscriptionEventCallbacks
+
+NODE_NAME = 'siamrcnn_node'
+LOG_EVERY_S = 5.0
+"""Rate limit of the warning lines, per kind of problem."""
+DIAGNOSTICS_PERIOD_S = 1.0
+
+
+class SiamRCNNNode(LifecycleNode):
+    """The tracking node (see the module docstring); ``kwargs`` go to ``rclpy.node.Node``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        self._values = parameters.declare(self)
+        self._settings: parameters.NodeSettings | None = None
+        self._settings_error = ''
+        try:
+            self._settings = parameters.settings_from_values(self._values)
+        except ValueError as error:
+            self._settings_error = str(error)
+            self.get_logger().error(f'invalid parameters: {error}; configure will fail until they are fixed')
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._state = 'unconfigured'
+        self._health = Health()
+        self._host = ModelHost()
+        self._vision = load_vision_types()
+        self._last_log: dict[str, tuple[float, int]] = {}
+        self._log_lock = threading.Lock()
+        self._frames: FrameBuffer | None = None
+        self._session: TrackingSession | None = None
+        self._worker: FrameWorker[Frame] | None = None
+        self._subscriptions_made: list[Any] = []
+        self._publishers_made: list[Any] = []
+        self._services_made: list[Any] = []
+        self._image_topic = ''
+        self._camera_info: CameraInfo | None = None
+        self._last_stamp_ns: int | None = None
+        self._last_size: tuple[int, int] | None = None
+        self._frame_index = 0
+        self._waiting_since = time.monotonic()
+        self._transformer: PointTransformer | None = None
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.create_timer(DIAGNOSTICS_PERIOD_S, self._on_timer)
+
+    @property
+    def auto_activate(self) -> bool:
+        return bool(self._values['auto_activate'])
+
+    @property
+    def lifecycle_state(self) -> str:
+        """``unconfigured``, ``inactive``, ``active`` or ``finalized``."""
+        return self._state
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        if self._settings is None:
+            self.get_logger().error(f'configure failed: invalid parameters: {self._settings_error}')
+            return TransitionCallbackReturn.FAILURE
+        model = self._settings.model
+        try:
+            self._host.load(model.preset, checkpoint=model.checkpoint, detector_weights=model.detector_weights,
+                            device=model.device)
+        except Exception as error:  # any loading failure must fail the transition with a reason, not crash
+            self.get_logger().error(f'configure failed: cannot load the model (preset {model.preset!r}, checkpoint '
+                                    f'{model.checkpoint!r}): {type(error).__name__}: {error}')
+            return TransitionCallbackReturn.FAILURE
+        if not model.checkpoint:
+            self.get_logger().warning('no model.checkpoint: the re-detection head has random weights and the '
+                                      'tracks are meaningless (fine to check the plumbing)')
+        if self._host.device_warning:
+            self.get_logger().warning(self._host.device_warning)
+        self._publishers_made = [
+            self.create_lifecycle_publisher(Track, '~/track', reliable_qos()),
+            self.create_lifecycle_publisher(TrackArray, '~/tracks', reliable_qos()),
+            self.create_lifecycle_publisher(Image, '~/debug_image', reliable_qos(1)),
+        ]
+        if self._vision is not None:
+            self._publishers_made.append(
+                self.create_lifecycle_publisher(self._vision.detection_array, '~/detections', reliable_qos()))
+        self._services_made = [self.create_service(SetTarget, '~/set_target', self._on_set_target),
+                               self.create_service(ClearTarget, '~/clear_target', self._on_clear_target)]
+        self._transformer = PointTransformer(self)
+        self._state = 'inactive'
+        self.get_logger().info(f'configured: preset {model.preset!r}, device {self._host.device_text} '
+                               f'(requested {model.device!r}), image conversion by {IMAGE_BACKEND}')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        settings = self._settings
+        try:
+            self._host.to_device()
+        except Exception as error:  # e.g. CUDA out of memory: stay inactive, say why
+            self.get_logger().error(f'activate failed: cannot move the model to {self._host.device_text}: {error}')
+            return TransitionCallbackReturn.FAILURE
+        self._frames = FrameBuffer(settings.frame_buffer.length)
+        self._session = TrackingSession(self._host.model, settings.tracker, settings.max_targets, self._frames,
+                                        self._problem)
+        self._worker = FrameWorker(self._process, self._on_worker_error)
+        self._worker.start()
+        self._last_stamp_ns, self._last_size, self._frame_index = None, None, 0
+        self._health.reset()
+        self._waiting_since = time.monotonic()
+        self._subscribe(settings)
+        self._state = 'active'
+        self.get_logger().info(f'active: tracking on {self._host.device_text}; images from {self._image_topic}')
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_processing()
+        self._state = 'inactive'
+        self.get_logger().info('inactive: targets cleared, model moved to the CPU (GPU memory released)')
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release_all()
+        self._state = 'unconfigured'
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_processing()
+        self._release_all()
+        self._state = 'finalized'
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.get_logger().error(f'error in a transition from {state.label}: releasing everything')
+        self._stop_processing()
+        self._release_all()
+        self._state = 'unconfigured'
+        return TransitionCallbackReturn.SUCCESS
+
+    def summary(self) -> str:
+        """One line: frames processed, dropped, inputs rejected."""
+        snapshot = self._health.snapshot(time.monotonic())
+        return (f'{snapshot.frames_processed} frames processed, {snapshot.frames_dropped} dropped, '
+                f'{sum(snapshot.problems.values())} inputs rejected')
+
+    def close(self) -> None:
+        """Stops the worker and frees the model (process exit without lifecycle transitions)."""
+        self._stop_processing()
+        self._host.release()
+
+    def _subscribe(self, settings: parameters.NodeSettings) -> None:
+        events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos)
+        image_sub = self.create_subscription(Image, 'image', self._on_image, image_qos(settings.image_qos),
+                                             event_callbacks=events)
+        self._image_topic = image_sub.topic_name
+        namespace = self._image_topic.rsplit('/', 1)[0]
+        subs = [
+            image_sub,
+            self.create_subscription(TargetRequest, 'target', self._on_target, reliable_qos()),
+            self.create_subscription(Point, f'{self._image_topic}_mouse_left', self._on_pixel_click, reliable_qos()),
+            self.create_subscription(Point, '~/debug_image_mouse_left', self._on_pixel_click, reliable_qos()),
+            self.create_subscription(PointStamped, '/clicked_point', self._on_clicked_point, reliable_qos()),
+            self.create_subscription(CameraInfo, f'{namespace}/camera_info', self._on_camera_info, latest_only_qos()),
+        ]
+        if settings.compressed_input:
+            subs.append(self.create_subscription(CompressedImage, f'{self._image_topic}/compressed', self._on_image,
+                                                 image_qos(settings.image_qos), event_callbacks=events))
+        self._subscriptions_made = subs
+
+    def _stop_processing(self) -> None:
+        for subscription in self._subscriptions_made:
+            self.destroy_subscription(subscription)
+        self._subscriptions_made = []
+        if self._worker is not None and not self._worker.stop(timeout=60.0):
+            self.get_logger().error('the worker thread did not stop within 60 s')
+        self._worker, self._session, self._frames = None, None, None
+        gc.collect()  # templates and features of the cleared targets may sit on the GPU
+        self._host.to_cpu()
+
+    def _release_all(self) -> None:
+        for publisher in self._publishers_made:
+            self.destroy_lifecycle_publisher(publisher)
+        for service in self._services_made:
+            self.destroy_service(service)
+        self._publishers_made, self._services_made = [], []
+        self._host.release()
+
+    # --- inputs (executor thread) ----------------------------------------------------------------------
+
+    def _on_image(self, msg: Image | CompressedImage) -> None:
+        frames, worker, session, settings = self._frames, self._worker, self._session, self._settings
+        if frames is None or worker is None or session is None:
+            return
+        arrival = time.monotonic()
+        self._health.image_received(arrival)
+        try:
+            rgb = image_msg_to_rgb(msg, settings.max_image_pixels)
+        except InvalidImageError as error:
+            self._problem(error.kind, f'image rejected: {error}')
+            return
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        size = (int(rgb.shape[0]), int(rgb.shape[1]))
+        if self._last_stamp_ns is not None and stamp_ns < self._last_stamp_ns:
+            self._reset_stream(session, frames, 'stamp_backwards', f'image stamp jumped back from '
+                               f'{self._last_stamp_ns} ns to {stamp_ns} ns (a looped bag?)')
+        elif self._last_size is not None and size != self._last_size:
+            self._reset_stream(session, frames, 'resolution_change', f'image size changed from '
+                               f'{self._last_size[1]}x{self._last_size[0]} to {size[1]}x{size[0]}')
+        self._last_stamp_ns, self._last_size = stamp_ns, size
+        frame = Frame(stamp_ns, rgb, msg.header, arrival, self._frame_index)
+        self._frame_index += 1
+        frames.push(frame)
+        if worker.submit(frame):
+            self._health.frame_dropped()
+
+    def _reset_stream(self, session: TrackingSession, frames: FrameBuffer, kind: str, reason: str) -> None:
+        cleared = session.reset()
+        frames.clear()
+        self._frame_index = 0
+        self._problem(kind, f'{reason}: reset: frames dropped, targets {cleared or "(none)"} cleared; set the '
+                            f'target again')
+
+    def _on_target(self, msg: TargetRequest) -> None:
+        ok, text, _ = self._request_box(msg.target_id, msg.box, msg.header.stamp)
+        if ok:
+            self.get_logger().info(f'target topic: {text}')
+
+    def _on_set_target(self, request: SetTarget.Request, response: SetTarget.Response) -> SetTarget.Response:
+        response.success, response.message, response.target_id = self._request_box(
+            request.target_id, request.box, request.header.stamp)
+        if response.success:
+            self.get_logger().info(f'set_target: {response.message}')
+        return response
+
+    def _request_box(self, target_id: int, box: Any, stamp: Any) -> tuple[bool, str, int]:
+        session = self._session
+        if session is None:
+            return False, f'the node is {self._state}: activate it first', 0
+        try:
+            target_id, note = session.request_box(target_id, box_from_msg(box), stamp_to_ns(stamp))
+        except (InvalidBoxError, TargetLimitError) as error:
+            self._problem(error.kind, f'target request rejected: {error}')
+            return False, str(error), 0
+        return True, f'target {target_id} accepted; {note}', target_id
+
+    def _on_clear_target(self, request: ClearTarget.Request,
+                         response: ClearTarget.Response) -> ClearTarget.Response:
+        session = self._session
+        if session is None:
+            response.success, response.message = request.target_id == 0, f'the node is {self._state}: no targets'
+            return response
+        try:
+            cleared = session.request_clear(request.target_id)
+        except TargetLimitError as error:
+            response.success, response.message = False, str(error)
+            return response
+        response.success, response.message = True, f'cleared targets {cleared}'
+        self.get_logger().info(f'clear_target: {response.message}')
+        return response
+
+    def _on_pixel_click(self, msg: Point) -> None:
+        self._click((msg.x, msg.y), 'image click')
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._camera_info = msg
+
+    def _on_clicked_point(self, msg: PointStamped) -> None:
+        info = self._camera_info
+        if info is None:
+            self._problem('click', f'/clicked_point ignored: no camera_info received yet on '
+                                   f'{self._image_topic.rsplit("/", 1)[0]}/camera_info, needed to project it')
+            return
+        point = (msg.point.x, msg.point.y, msg.point.z)
+        camera_frame = info.header.frame_id
+        try:
+            if msg.header.frame_id and msg.header.frame_id != camera_frame:
+                point = self._transformer.to_frame(point, msg.header.frame_id, camera_frame)
+            pixel = project_to_pixel(point, camera_matrix(info))
+        except InvalidClickError as error:
+            self._problem('click', f'/clicked_point ignored: {error}')
+            return
+        self._click(pixel, f'/clicked_point in {msg.header.frame_id or camera_frame!r}')
+
+    def _click(self, pixel: tuple[float, float], source: str) -> None:
+        session, frames = self._session, self._frames
+        if session is None or frames is None:
+            return
+        newest = frames.newest()
+        try:
+            if newest is None:
+                raise InvalidClickError('no image received yet to click on')
+            check_pixel(pixel[0], pixel[1], newest.size)
+            target_id = session.request_click(pixel)
+        except (InvalidClickError, TargetLimitError) as error:
+            self._problem(error.kind, f'{source} ignored: {error}')
+            return
+        self.get_logger().info(f'{source} at pixel ({pixel[0]:.0f}, {pixel[1]:.0f}): target {target_id} will be the '
+                               f'best object proposal there')
+
+    def _on_incompatible_qos(self, event: Any) -> None:
+        self.get_logger().error(f'QoS mismatch on {self._image_topic}: a publisher offers a QoS this subscription '
+                                f'cannot receive (policy {event.last_policy_kind}); image_qos.reliability is '
+                                f'{self._settings.image_qos.reliability!r} (best_effort receives from every publisher)')
+
+    def _on_set_parameters(self, changes: list[Parameter]) -> SetParametersResult:
+        values = dict(self._values)
+        values.update({change.name: change.value for change in changes})
+        try:
+            settings = parameters.settings_from_values(values)
+        except ValueError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        self._values, self._settings, self._settings_error = values, settings, ''
+        session = self._session
+        if session is not None:
+            session.set_tracker_settings(settings.tracker)
+            session.set_max_targets(settings.max_targets)
+        for when, names in parameters.changed_effects({c.name: c.value for c in changes}).items():
+            self.get_logger().info(f'parameters {", ".join(names)} changed: they take effect {when}')
+        if settings.mask.enabled:
+            self.get_logger().warning('mask.enabled is declared for Box2Seg, which is not implemented yet: '
+                                      'Track.mask stays empty')
+        return SetParametersResult(successful=True)
+
+    # --- the worker thread ------------------------------------------------------------------------------
+
+    def _process(self, frame: Frame) -> None:
+        session = self._session
+        if session is None:
+            return
+        started = time.monotonic()
+        outcome = session.process(frame)
+        self._publish(outcome, session)
+        now = time.monotonic()
+        stamp_latency = None
+        if frame.stamp_ns:
+            stamp_latency = (self.get_clock().now().nanoseconds - frame.stamp_ns) / 1e9
+        self._health.frame_processed(now, now - started, stamp_latency)
+
+    def _publish(self, outcome: FrameOutcome, session: TrackingSession) -> None:
+        track_pub, array_pub, debug_pub, *rest = self._publishers_made
+        tracks = frame_tracks(outcome, session.start_stamp_ns, time.monotonic() - outcome.frame.arrival_s)
+        for track in tracks:
+            track_pub.publish(track)
+        array = frame_track_array(outcome, tracks)
+        array_pub.publish(array)
+        if rest and self._vision is not None:
+            rest[0].publish(tracks_to_detections(array, self._vision))
+        if self._settings.debug_image and debug_pub.get_subscription_count() > 0:
+            rate = self._health.snapshot(time.monotonic()).output_rate_hz
+            debug_pub.publish(rgb_to_image_msg(debug_image(outcome, rate), outcome.frame.header))
+
+    def _on_worker_error(self, frame: Frame, error: Exception) -> None:
+        self._problem('processing', f'tracking the frame stamped {frame.stamp_ns} ns failed: '
+                                    f'{type(error).__name__}: {error}')
+
+    # --- reporting --------------------------------------------------------------------------------------
+
+    def _problem(self, kind: str, message: str) -> None:
+        """Counts a problem in the diagnostics and logs it, at most once per ``LOG_EVERY_S`` per kind."""
+        self._health.problem(kind, message)
+        now = time.monotonic()
+        with self._log_lock:
+            last, suppressed = self._last_log.get(kind, (-LOG_EVERY_S, 0))
+            if now - last < LOG_EVERY_S:
+                self._last_log[kind] = (last, suppressed + 1)
+                return
+            self._last_log[kind] = (now, 0)
+        more = f' ({suppressed} more of this kind in the last {now - last:.0f} s)' if suppressed else ''
+        self.get_logger().warning(message + more)
+
+    def _on_timer(self) -> None:
+        now = time.monotonic()
+        settings = self._settings
+        snapshot = self._health.snapshot(now)
+        if self._state == 'active' and settings is not None:
+            since = snapshot.seconds_since_image if snapshot.seconds_since_image is not None \
+                else now - self._waiting_since
+            if since > settings.no_image_warning_s and now - self._last_log.get('no_image', (-1e9, 0))[0] > \
+                    max(LOG_EVERY_S, settings.no_image_warning_s):
+                self._last_log['no_image'] = (now, 0)
+                self.get_logger().warning(no_image_message(self._image_topic, since, settings.image_qos,
+                                                           self.get_publishers_info_by_topic(self._image_topic)))
+        session = self._session
+        status = diagnostic_status(
+            snapshot, name=f'{self.get_fully_qualified_name()}: tracker', state=self._state,
+            device=self._host.device_text, targets=len(session.target_ids) if session is not None else 0,
+            device_warning=self._host.device_warning,
+            no_image_after_s=settings.no_image_warning_s if settings is not None else None)
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self._diagnostics_pub.publish(array)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``siamrcnn_node``: runs the node until Ctrl-C or shutdown; ROS arguments pass through to rclpy."""
+    argv = list(sys.argv if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        prog='siamrcnn_node',
+        description='Siam R-CNN tracking node (ROS 2 lifecycle node). Subscribes to `image` (remap it), '
+                    'tracks targets set on `target`, ~/set_target or by a click, publishes ~/track, ~/tracks, '
+                    '~/debug_image and /diagnostics.',
+        epilog='ROS arguments follow --ros-args, e.g. --ros-args -r image:=/camera/image_raw '
+               '--params-file config/siamrcnn.yaml -p auto_activate:=true -p model.device:=cpu')
+    parser.parse_args(remove_ros_args(argv)[1:])
+    rclpy.init(args=argv)
+    node, status = None, 0
+    try:
+        node = SiamRCNNNode()
+        if node.auto_activate and (node.trigger_configure() != TransitionCallbackReturn.SUCCESS
+                                   or node.trigger_activate() != TransitionCallbackReturn.SUCCESS):
+            print('siamrcnn_node: auto_activate failed (see the error above)', file=sys.stderr)
+            return 1
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.close()
+            print(f'siamrcnn_node: {node.summary()}', file=sys.stderr)
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return status
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,288 @@
+"""The node's parameters: one frozen-dataclass tree (defaults only there) and its ROS declaration.
+
+Every ROS parameter is a dotted path into ``NodeSettings`` (``tracker.tdpa.alpha`` is
+``NodeSettings.tracker.tdpa.alpha``), so the mapping lives in one place and the tracker's own settings
+classes (``TrackerSettings``, ``TDPASettings``, ``ShortTermSettings``) keep their defaults and checks.
+``PARAMETERS`` gives each one a description, a range and when a change takes effect; ``declare`` turns
+that into rclpy declarations with descriptors, and ``settings_from_values`` validates a full set of
+values (the on-set callback builds the candidate settings and refuses the change with the reason).
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
+from siamrcnn_ros.model.config import PRESETS
+from siamrcnn_ros.tracking.tracker import VARIANTS, TrackerSettings
+
+DEVICE_PATTERN = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
+RELIABILITIES = ('best_effort', 'reliable')
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Which re-detector to load (on configure).
+
+    Attributes:
+        preset: architecture and resolution, one of ``siamrcnn_ros.model.PRESETS``.
+        checkpoint: our safetensors checkpoint; ``''`` = none (random re-detection head: plumbing only).
+        detector_weights: torchvision Faster R-CNN weights (file or enum name) for backbone + RPN; ``''`` = none.
+        device: ``auto`` (CUDA when torch sees a GPU), ``cpu``, ``cuda`` or ``cuda:N``.
+    """
+
+    preset: str = 'demo'
+    checkpoint: str = ''
+    detector_weights: str = ''
+    device: str = 'auto'
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f'preset must be one of {sorted(PRESETS)}, got {self.preset!r}')
+        if not DEVICE_PATTERN.match(self.device):
+            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        if self.checkpoint and not Path(self.checkpoint).expanduser().is_file():
+            raise ValueError(f'checkpoint {self.checkpoint!r} is not a file')
+
+
+@dataclass(frozen=True)
+class ImageQoSSettings:
+    """QoS of the image subscription (SPEC §7: sensor-data QoS, keep last 1).
+
+    Attributes:
+        reliability: ``best_effort`` (receives from best-effort and reliable publishers) or ``reliable``
+            (receives only from reliable publishers).
+        depth: history depth; 1 = always the newest frame.
+    """
+
+    reliability: str = 'best_effort'
+    depth: int = 1
+
+    def __post_init__(self) -> None:
+        if self.reliability not in RELIABILITIES:
+            raise ValueError(f'reliability must be one of {RELIABILITIES}, got {self.reliability!r}')
+        if self.depth < 1:
+            raise ValueError(f'depth must be >= 1, got {self.depth}')
+
+
+@dataclass(frozen=True)
+class MaskSettings:
+    """Box2Seg masks (a later issue). Attributes: enabled: compute ``Track.mask`` (not implemented yet)."""
+
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
+class FrameBufferSettings:
+    """Recent frames kept for targets drawn on older frames. Attributes: length: frames kept (>= 1)."""
+
+    length: int = 30
+
+    def __post_init__(self) -> None:
+        if self.length < 1:
+            raise ValueError(f'length must be >= 1 (frames), got {self.length}')
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """Everything the node can be told, as it is used.
+
+    Attributes:
+        model: the re-detector.
+        tracker: selection variant and TDPA / short-term parameters.
+        max_targets: targets tracked at once (each costs one re-detection per frame).
+        debug_image: publish ~/debug_image (only ever computed while someone subscribes).
+        mask: Box2Seg masks.
+        image_qos: QoS of the image subscription.
+        compressed_input: subscribe to ``image/compressed`` (sensor_msgs/CompressedImage) as well.
+        frame_buffer: recent frames kept for targets drawn on older frames.
+        auto_activate: configure and activate at start (simple setups); false under a lifecycle manager.
+        no_image_warning_s: warn (log + diagnostics) when no image arrived for this long while active.
+        max_image_pixels: larger images are refused (a corrupt size field must not allocate gigabytes).
+    """
+
+    model: ModelSettings = field(default_factory=ModelSettings)
+    tracker: TrackerSettings = field(default_factory=TrackerSettings)
+    max_targets: int = 4
+    debug_image: bool = True
+    mask: MaskSettings = field(default_factory=MaskSettings)
+    image_qos: ImageQoSSettings = field(default_factory=ImageQoSSettings)
+    compressed_input: bool = False
+    frame_buffer: FrameBufferSettings = field(default_factory=FrameBufferSettings)
+    auto_activate: bool = False
+    no_image_warning_s: float = 5.0
+    max_image_pixels: int = 7680 * 4320  # 8K UHD
+
+    def __post_init__(self) -> None:
+        if self.max_targets < 1:
+            raise ValueError(f'max_targets must be >= 1, got {self.max_targets}')
+        if not self.no_image_warning_s > 0:
+            raise ValueError(f'no_image_warning_s must be > 0, got {self.no_image_warning_s}')
+        if self.max_image_pixels < 1:
+            raise ValueError(f'max_image_pixels must be >= 1, got {self.max_image_pixels}')
+
+
+# When a change takes effect.
+NOW = 'now'
+NEW_TARGETS = 'for targets set after the change (a tracked target keeps the values it started with)'
+NEXT_ACTIVATE = 'on the next activation'
+NEXT_CONFIGURE = 'on the next configure (cleanup + configure to reload)'
+AT_START = 'read once at start'
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One declared parameter: its dotted name (= path into ``NodeSettings``), description, range, effect."""
+
+    name: str
+    description: str
+    applies: str
+    range: tuple[float, float] | None = None
+    choices: tuple[str, ...] = ()
+
+
+PARAMETERS: tuple[ParameterSpec, ...] = (
+    ParameterSpec('model.preset', 'model preset (architecture, input resolution)', NEXT_CONFIGURE,
+                  choices=tuple(PRESETS)),
+    ParameterSpec('model.checkpoint', "safetensors checkpoint of the whole model; '' = random head weights",
+                  NEXT_CONFIGURE),
+    ParameterSpec('model.detector_weights', "torchvision Faster R-CNN weights (file or enum name) for backbone "
+                  "and RPN; '' = none", NEXT_CONFIGURE),
+    ParameterSpec('model.device', 'auto (CUDA when available), cpu, cuda or cuda:N; a CUDA request without a '
+                  'GPU falls back to the CPU with a warning', NEXT_CONFIGURE),
+    ParameterSpec('tracker.variant', 'target selection: tdpa (paper), argmax, short_term', NEW_TARGETS,
+                  choices=VARIANTS),
+    ParameterSpec('tracker.tdpa.alpha', 'TDPA: a detection extends a tracklet only if its pair score exceeds '
+                  'alpha (Alg. 1, line 13)', NEW_TARGETS, range=(0.0, 1.0)),
+    ParameterSpec('tracker.tdpa.beta', 'TDPA: ambiguity margin of the tracklet extension, > 0 (Alg. 1, line 13)',
+                  NEW_TARGETS, range=(0.0, 1.0)),
+    ParameterSpec('tracker.tdpa.w_ff', 'TDPA: weight of the first-frame score in the unary score (Eq. 2)',
+                  NEW_TARGETS, range=(0.0, 1.0)),
+    ParameterSpec('tracker.tdpa.w_loc', 'TDPA: weight of the location score between tracklets (Eq. 1)',
+                  NEW_TARGETS, range=(0.0, 100.0)),
+    ParameterSpec('tracker.tdpa.max_gap', 'TDPA: largest gap in frames between consecutive tracklets of a track',
+                  NEW_TARGETS, range=(1, 1_000_000)),
+    ParameterSpec('tracker.short_term.prior_sigma', 'short_term variant: width of the spatial prior (fraction '
+                  'of the image size), > 0', NEW_TARGETS, range=(0.0, 10.0)),
+    ParameterSpec('tracker.short_term.max_distance', 'short_term variant: farthest a detection may be from the '
+                  'previous box (fraction of the image size), > 0', NEW_TARGETS, range=(0.0, 10.0)),
+    ParameterSpec('max_targets', 'targets tracked at once', NOW, range=(1, 64)),
+    ParameterSpec('debug_image', 'publish ~/debug_image (computed only while someone subscribes)', NOW),
+    ParameterSpec('mask.enabled', 'Box2Seg masks in Track.mask (declared for a later release: no effect yet)',
+                  NOW),
+    ParameterSpec('image_qos.reliability', 'image subscription reliability: best_effort (receives from any '
+                  'publisher) or reliable', NEXT_ACTIVATE, choices=RELIABILITIES),
+    ParameterSpec('image_qos.depth', 'image subscription depth (1 = newest frame only)', NEXT_ACTIVATE,
+                  range=(1, 100)),
+    ParameterSpec('compressed_input', 'also subscribe to image/compressed (sensor_msgs/CompressedImage)',
+                  NEXT_ACTIVATE),
+    ParameterSpec('frame_buffer.length', 'recent frames kept for targets drawn on older frames', NEXT_ACTIVATE,
+                  range=(1, 1000)),
+    ParameterSpec('auto_activate', 'configure and activate at start (false under a lifecycle manager)', AT_START),
+    ParameterSpec('no_image_warning_s', 'warn when no image arrived for this many seconds while active', NOW,
+                  range=(0.1, 3600.0)),
+    ParameterSpec('max_image_pixels', 'images with more pixels are refused', NOW, range=(1, 1 << 30)),
+)
+SPECS = {spec.name: spec for spec in PARAMETERS}
+
+
+def _leaf_paths(cls: type, prefix: str = '') -> dict[str, type]:
+    """Dotted field paths of the dataclass tree under ``cls`` -> the leaf's type."""
+    hints = {f.name: f for f in dataclasses.fields(cls)}
+    defaults = cls()
+    paths: dict[str, type] = {}
+    for name in hints:
+        value = getattr(defaults, name)
+        if dataclasses.is_dataclass(value):
+            paths.update(_leaf_paths(type(value), f'{prefix}{name}.'))
+        else:
+            paths[f'{prefix}{name}'] = type(value)
+    return paths
+
+
+def default_values(settings: NodeSettings | None = None) -> dict[str, Any]:
+    """``{parameter name: value}`` of ``settings`` (the dataclass defaults when ``None``)."""
+    settings = settings if settings is not None else NodeSettings()
+    values = {}
+    for name in _leaf_paths(NodeSettings):
+        value: Any = settings
+        for part in name.split('.'):
+            value = getattr(value, part)
+        values[name] = value
+    return values
+
+
+def _build(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        default = getattr(cls(), f.name)
+        name = f'{prefix}{f.name}'
+        kwargs[f.name] = _build(type(default), values, f'{name}.') if dataclasses.is_dataclass(default) \
+            else values[name]
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as error:
+        where = prefix.rstrip('.') or 'settings'
+        raise ValueError(f'{where}: {error}') from error
+
+
+def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
+    """A full set of parameter values -> ``NodeSettings``.
+
+    Raises:
+        ValueError: a missing, mistyped or invalid value; the message names the parameter and the reason.
+    """
+    missing = sorted(set(_leaf_paths(NodeSettings)) - set(values))
+    if missing:
+        raise ValueError(f'missing parameters: {missing}')
+    for name, kind in _leaf_paths(NodeSettings).items():
+        value = values[name]
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True  # YAML writes 7 for 7.0
+        if not ok:
+            raise ValueError(f'{name} must be a {kind.__name__}, got {value!r}')
+        spec = SPECS[name]
+        if spec.range is not None and not spec.range[0] <= value <= spec.range[1]:
+            raise ValueError(f'{name} must be in [{spec.range[0]}, {spec.range[1]}], got {value!r}')
+    values = {name: float(v) if _leaf_paths(NodeSettings)[name] is float else v for name, v in values.items()}
+    return _build(NodeSettings, values, '')
+
+
+def descriptor(spec: ParameterSpec, kind: type) -> ParameterDescriptor:
+    """The rclpy descriptor of one parameter: description, range, and when a change takes effect."""
+    constraints = f'takes effect {spec.applies}'
+    if spec.choices:
+        constraints = f'one of {", ".join(spec.choices)}; {constraints}'
+    out = ParameterDescriptor(description=spec.description, additional_constraints=constraints,
+                              read_only=spec.applies == AT_START)
+    if spec.range is not None and kind is float:
+        out.floating_point_range = [FloatingPointRange(from_value=float(spec.range[0]),
+                                                       to_value=float(spec.range[1]), step=0.0)]
+    elif spec.range is not None and kind is int:
+        out.integer_range = [IntegerRange(from_value=int(spec.range[0]), to_value=int(spec.range[1]), step=1)]
+    return out
+
+
+def declare(node: Any) -> dict[str, Any]:
+    """Declares every parameter on ``node`` (defaults from ``NodeSettings``, overrides from the params file);
+    returns ``{name: value}`` as declared."""
+    values = {}
+    for name, default in default_values().items():
+        spec = SPECS[name]
+        parameter = node.declare_parameter(name, default, descriptor(spec, type(default)))
+        values[name] = parameter.value
+    return values
+
+
+def changed_effects(changes: Mapping[str, Any]) -> dict[str, list[str]]:
+    """``{when it takes effect: [names]}`` for a set of changed parameters (for the log line)."""
+    out: dict[str, list[str]] = {}
+    for name in changes:
+        out.setdefault(SPECS[name].applies, []).append(name)
+    return out

@@ -1,0 +1,375 @@
+"""The node's tracking state without ROS: target ids, pending requests, the trackers, per-target frame stamps.
+
+Threads: the ROS callbacks (executor thread) *request* changes: ``request_box``, ``request_click``,
+``request_clear``, ``reset``. They assign and check target ids at once (so a service can answer with the
+id) and queue a command. The worker thread alone touches the trackers: ``process(frame)`` applies the
+queued commands in order, then tracks the frame. So the trackers need no lock and a request never waits
+for inference.
+
+Target frames (TargetRequest.msg): a box carries the stamp of the frame it was drawn on. ``process``
+starts it on the buffered frame with that stamp or the nearest one: ``MultiTracker.add`` on an older
+frame, then the normal step on the current one (issue 5). A zero stamp means the current frame.
+
+Runtime TDPA changes: a target's tracklet graph was built under the values it started with, so a change
+applies to targets set afterwards. Targets are grouped by their ``TrackerSettings``; each group is one
+``MultiTracker``. While groups with different settings coexist, the frame's features are computed once
+per group (``groups`` says how many).
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from siamrcnn_ros.node.clicks import InvalidClickError, check_pixel
+from siamrcnn_ros.node.conversions import check_target_box
+from siamrcnn_ros.node.frame_buffer import Frame, FrameBuffer
+from siamrcnn_ros.tracking.records import TrackResult
+from siamrcnn_ros.tracking.tracker import MultiTracker, TrackerSettings
+
+STAMP_HISTORY = 300
+"""Frames per target whose stamps are kept beyond those referenced by live tracklets (bounded memory)."""
+
+
+class TargetLimitError(ValueError):
+    """A request beyond ``max_targets`` or for an unknown target; ``kind`` is the diagnostics key."""
+
+    kind = 'target_limit'
+
+
+@dataclass(frozen=True)
+class _AddBox:
+    target_id: int
+    box: np.ndarray
+    stamp_ns: int  # 0 = the current frame
+    settings: TrackerSettings
+
+
+@dataclass(frozen=True)
+class _AddClick:
+    target_id: int
+    pixel: tuple[float, float]
+    settings: TrackerSettings
+
+
+@dataclass(frozen=True)
+class _Remove:
+    target_ids: tuple[int, ...]
+
+
+Problem = Callable[[str, str], None]
+"""Reports ``(kind, message)``: a rejected request or a degraded one (logged and counted by the node)."""
+
+
+@dataclass
+class FrameOutcome:
+    """What ``process`` did with one frame.
+
+    Attributes:
+        frame: the frame.
+        results: ``{target_id: result}`` of every tracked target on this frame.
+        initializing: ids whose request waits for a frame (``STATE_INITIALIZING``).
+        cleared: ids removed since the previous frame (``STATE_IDLE`` once).
+    """
+
+    frame: Frame
+    results: dict[int, TrackResult] = field(default_factory=dict)
+    initializing: list[int] = field(default_factory=list)
+    cleared: list[int] = field(default_factory=list)
+
+
+class TrackerPool:
+    """Targets grouped by their ``TrackerSettings``, one ``MultiTracker`` per group (worker thread only)."""
+
+    def __init__(self, model: object) -> None:
+        self._model = model
+        self._groups: dict[TrackerSettings, MultiTracker] = {}
+        self._group_of: dict[int, TrackerSettings] = {}
+
+    @property
+    def target_ids(self) -> list[int]:
+        return sorted(self._group_of)
+
+    @property
+    def groups(self) -> int:
+        return len(self._groups)
+
+    def _group(self, settings: TrackerSettings) -> MultiTracker:
+        if settings not in self._groups:
+            self._groups[settings] = MultiTracker(self._model, settings)
+        return self._groups[settings]
+
+    def remove(self, target_ids: list[int]) -> None:
+        for target_id in target_ids:
+            settings = self._group_of.pop(target_id, None)
+            if settings is None:
+                continue
+            tracker = self._groups[settings]
+            tracker.remove([target_id])
+            if not tracker.target_ids:
+                del self._groups[settings]  # releases the group's templates and features
+
+    def add(self, image: np.ndarray, target_id: int, box: np.ndarray, settings: TrackerSettings) -> None:
+        """Starts ``target_id`` on ``image`` (an older frame) without advancing the other targets."""
+        self.remove([target_id])
+        self._group(settings).add(image, {target_id: box})
+        self._group_of[target_id] = settings
+
+    def step(self, image: np.ndarray, adds: dict[int, tuple[np.ndarray, TrackerSettings]]) -> dict[int, TrackResult]:
+        """Tracks every target into ``image`` and starts ``adds`` on it; ``{target_id: result}``."""
+        self.remove(list(adds))
+        by_group: dict[TrackerSettings, dict[int, np.ndarray]] = {}
+        for target_id, (box, settings) in adds.items():
+            by_group.setdefault(settings, {})[target_id] = box
+        for settings in by_group:
+            self._group(settings)
+        results: dict[int, TrackResult] = {}
+        for settings, tracker in list(self._groups.items()):
+            new = by_group.get(settings, {})
+            results.update(tracker.step(image, add=new))
+            for target_id in new:
+                self._group_of[target_id] = settings
+        return results
+
+    def box_at_point(self, image: np.ndarray, pixel: tuple[float, float]) -> np.ndarray | None:
+        """The best object proposal containing ``pixel`` (``MultiTracker.box_at_point``)."""
+        return MultiTracker(self._model).box_at_point(image, pixel)
+
+
+class TrackingSession:
+    """Targets and trackers of one activation of the node.
+
+    Args:
+        model: the re-detector (``SiamRCNN``), on its device.
+        settings: tracker settings for targets set from now on (``set_tracker_settings`` changes them).
+        max_targets: targets tracked at once (``set_max_targets``).
+        frames: the node's recent frames (looked up for targets drawn on older frames).
+        problem: reports rejected or degraded requests as ``(kind, message)``.
+    """
+
+    def __init__(self, model: object, settings: TrackerSettings, max_targets: int, frames: FrameBuffer,
+                 problem: Problem) -> None:
+        self._pool = TrackerPool(model)
+        self._frames = frames
+        self._problem = problem
+        self._lock = threading.Lock()
+        self._settings = settings
+        self._max_targets = max_targets
+        self._commands: deque[_AddBox | _AddClick | _Remove] = deque()
+        self._active: set[int] = set()  # ids the worker has started (guarded by _lock)
+        self._pending: set[int] = set()  # ids requested, not started yet (guarded by _lock)
+        self._deferred: list[_AddBox] = []  # worker only: boxes for a frame newer than the current one
+        self._stamps: dict[int, dict[int, int]] = {}  # worker only: target -> frame index -> stamp ns
+
+    # --- requests (any thread) --------------------------------------------------------------------------
+
+    def set_tracker_settings(self, settings: TrackerSettings) -> None:
+        with self._lock:
+            self._settings = settings
+
+    def set_max_targets(self, max_targets: int) -> None:
+        with self._lock:
+            self._max_targets = max_targets
+
+    @property
+    def target_ids(self) -> list[int]:
+        """Ids set (tracked or waiting for their frame)."""
+        with self._lock:
+            return sorted(self._active | self._pending)
+
+    @property
+    def groups(self) -> int:
+        """Tracker groups (distinct settings in use); the frame's features are computed once per group."""
+        return self._pool.groups
+
+    def _reserve(self, target_id: int) -> int:
+        """Picks (0 -> lowest free >= 1) and checks an id under the lock; marks it pending."""
+        if isinstance(target_id, bool) or not isinstance(target_id, (int, np.integer)) or target_id < 0:
+            raise TargetLimitError(f'target_id must be an integer >= 0, got {target_id!r}')
+        taken = self._active | self._pending
+        if target_id == 0:
+            target_id = next(i for i in range(1, len(taken) + 2) if i not in taken)
+        if target_id not in taken and len(taken) >= self._max_targets:
+            raise TargetLimitError(f'already tracking {len(taken)} targets (max_targets = {self._max_targets}); '
+                                   f'clear one first')
+        self._pending.add(int(target_id))
+        return int(target_id)
+
+    def request_box(self, target_id: int, box: np.ndarray, stamp_ns: int) -> tuple[int, str]:
+        """Queues "track ``box`` (xyxy pixels) drawn on the frame stamped ``stamp_ns`` (0 = newest)".
+
+        The box is checked against the buffered frame it will start on when there is one (else when the first
+        frame arrives). Returns ``(target id, a note on the frame used)``.
+
+        Raises:
+            InvalidBoxError: NaN/inf, zero area, or outside that frame.
+            TargetLimitError: ``max_targets`` reached, or a negative id.
+        """
+        box = np.asarray(box, dtype=np.float64).reshape(4)
+        found = self._frames.nearest(stamp_ns) if stamp_ns else None
+        frame = found[0] if found else self._frames.newest()
+        if frame is not None:
+            check_target_box(box, frame.size)
+            note = 'starts on the newest frame' if not stamp_ns else \
+                f'starts on the frame stamped {frame.stamp_ns} ns ({(frame.stamp_ns - stamp_ns) / 1e6:+.1f} ms from ' \
+                f'the requested stamp)'
+        else:
+            check_target_box(box, (1 << 30, 1 << 30))  # no frame yet: only NaN/inf and area can be checked
+            note = 'waits for the first image'
+        with self._lock:
+            target_id = self._reserve(target_id)
+            self._commands.append(_AddBox(target_id, box, int(stamp_ns), self._settings))
+        return target_id, note
+
+    def request_click(self, pixel: tuple[float, float]) -> int:
+        """Queues "track the object at this pixel" on the frame processed next; returns the new target id."""
+        with self._lock:
+            target_id = self._reserve(0)
+            self._commands.append(_AddClick(target_id, (float(pixel[0]), float(pixel[1])), self._settings))
+        return target_id
+
+    def request_clear(self, target_id: int) -> list[int]:
+        """Queues removal of ``target_id`` (0 = all); returns the ids cleared.
+
+        Raises:
+            TargetLimitError: no target with that id.
+        """
+        with self._lock:
+            known = self._active | self._pending
+            if target_id != 0 and target_id not in known:
+                raise TargetLimitError(f'no target with id {target_id} (tracking {sorted(known)})')
+            ids = sorted(known) if target_id == 0 else [int(target_id)]
+            self._active -= set(ids)
+            self._pending -= set(ids)
+            self._commands.append(_Remove(tuple(ids)))
+        return ids
+
+    def reset(self) -> list[int]:
+        """Clears every target (stamps jumped back, resolution changed); returns the ids cleared."""
+        return self.request_clear(0)
+
+    # --- the worker thread --------------------------------------------------------------------------------
+
+    def process(self, frame: Frame) -> FrameOutcome:
+        """Applies the queued requests, then tracks ``frame`` (the worker's newest frame)."""
+        outcome = FrameOutcome(frame)
+        with self._lock:
+            commands = list(self._commands)
+            self._commands.clear()
+        adds: dict[int, tuple[np.ndarray, TrackerSettings]] = {}
+        deferred, self._deferred = self._deferred, []
+        for command in deferred + commands:
+            if isinstance(command, _Remove):
+                for target_id in command.target_ids:
+                    adds.pop(target_id, None)
+                    self._stamps.pop(target_id, None)
+                self._deferred = [d for d in self._deferred if d.target_id not in command.target_ids]
+                self._pool.remove(list(command.target_ids))
+                outcome.cleared.extend(command.target_ids)
+            elif isinstance(command, _AddBox):
+                self._apply_box(command, frame, adds)
+            else:
+                self._apply_click(command, frame, adds)
+        for target_id in adds:
+            self._stamps.pop(target_id, None)  # a replaced target starts a new frame count
+        if adds or self._pool.target_ids:
+            try:
+                outcome.results = self._pool.step(frame.image, adds)
+            except Exception:
+                with self._lock:  # the step may have dropped targets: keep the ids in line with the trackers
+                    self._pending -= set(adds)
+                    self._active &= set(self._pool.target_ids)
+                raise
+        with self._lock:
+            started = set(adds) & self._pending
+            self._pending -= started
+            self._active |= started
+            # An id cleared while its request was in flight is gone from both sets: drop its tracker.
+            orphans = [i for i in self._pool.target_ids if i not in self._active]
+            initializing = sorted(self._pending)
+        if orphans:
+            self._pool.remove(orphans)
+            for target_id in orphans:
+                outcome.results.pop(target_id, None)
+        for target_id, result in outcome.results.items():
+            self._remember_stamp(target_id, result, frame.stamp_ns)
+        outcome.initializing = initializing
+        outcome.cleared = sorted(set(outcome.cleared) - set(outcome.results))
+        return outcome
+
+    def start_stamp_ns(self, target_id: int, frame_index: int) -> int:
+        """Stamp (ns) of the ``frame_index``-th frame of ``target_id``; 0 when it is no longer known."""
+        return self._stamps.get(target_id, {}).get(frame_index, 0)
+
+    def _release(self, target_id: int) -> None:
+        with self._lock:
+            self._pending.discard(target_id)
+
+    def _apply_box(self, command: _AddBox, frame: Frame, adds: dict[int, tuple[np.ndarray, TrackerSettings]]) -> None:
+        with self._lock:
+            wanted = command.target_id in self._pending
+        if not wanted:  # cleared before the worker got to it
+            return
+        target_frame = frame
+        if command.stamp_ns:
+            found = self._frames.nearest(command.stamp_ns)
+            if found is None:
+                self._problem('target_stamp', f'target {command.target_id}: no buffered frame for stamp '
+                                              f'{command.stamp_ns} ns; starting it on the current frame')
+            else:
+                target_frame, delta = found
+                if target_frame.stamp_ns > frame.stamp_ns:
+                    self._deferred.append(command)  # its frame is still waiting for the worker
+                    return
+                if delta:
+                    self._problem('target_stamp', f'target {command.target_id}: no buffered frame has stamp '
+                                                  f'{command.stamp_ns} ns; using the nearest one '
+                                                  f'({delta / 1e6:+.1f} ms)')
+        try:
+            box = check_target_box(command.box, target_frame.size)
+        except ValueError as error:
+            self._problem('box', f'target {command.target_id}: {error}')
+            self._release(command.target_id)
+            return
+        if target_frame.stamp_ns == frame.stamp_ns:
+            adds[command.target_id] = (box, command.settings)
+            return
+        adds.pop(command.target_id, None)
+        self._pool.add(target_frame.image, command.target_id, box, command.settings)
+        self._stamps[command.target_id] = {0: target_frame.stamp_ns}
+        with self._lock:
+            if command.target_id in self._pending:  # else cleared meanwhile: process() drops the orphan
+                self._pending.discard(command.target_id)
+                self._active.add(command.target_id)
+
+    def _apply_click(self, command: _AddClick, frame: Frame,
+                     adds: dict[int, tuple[np.ndarray, TrackerSettings]]) -> None:
+        with self._lock:
+            wanted = command.target_id in self._pending
+        if not wanted:
+            return
+        try:
+            pixel = check_pixel(command.pixel[0], command.pixel[1], frame.size)
+        except InvalidClickError as error:
+            self._problem('click', str(error))
+            self._release(command.target_id)
+            return
+        box = self._pool.box_at_point(frame.image, pixel)
+        if box is None:
+            self._problem('click', f'no object proposal contains the clicked pixel ({pixel[0]:.0f}, {pixel[1]:.0f})')
+            self._release(command.target_id)
+            return
+        adds[command.target_id] = (check_target_box(box, frame.size), command.settings)
+
+    def _remember_stamp(self, target_id: int, result: TrackResult, stamp_ns: int) -> None:
+        stamps = self._stamps.setdefault(target_id, {})
+        stamps[result.frame] = stamp_ns
+        keep = {int(i) for i in result.distractors.start_frames}
+        if result.selected is not None:
+            keep.add(result.selected.start_frame)
+        oldest = result.frame - STAMP_HISTORY
+        for index in [i for i in stamps if i < oldest and i not in keep]:
+            del stamps[index]
