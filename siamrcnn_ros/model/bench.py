@@ -7,8 +7,9 @@ Stages, per frame (SPEC §2): ``backbone`` (preprocessing + backbone + FPN), ``r
 
 Warm-up iterations are not timed. On CUDA every stage is bracketed by ``torch.cuda.synchronize()``
 so a stage's time includes its queued GPU work. Unless ``--detector-weights``/``--checkpoint`` are
-given the weights are random: the timings are those of trained weights (the same arithmetic), but
-the numbers of detections, and so of gated pairs, may differ.
+given the weights are random, with the backbone's BatchNorm statistics taken from the frame
+(``normalise_random_backbone``): the arithmetic is that of trained weights, but the numbers of
+proposals, detections and gated pairs (which the stage times depend on) may differ.
 
 Example: ``siamrcnn-bench --preset demo --device cpu --iterations 20 --json bench.json``
 """
@@ -29,6 +30,8 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+from torch import nn
+from torchvision.ops.misc import FrozenBatchNorm2d
 from tqdm import tqdm
 
 from siamrcnn_ros.model.config import PRESETS
@@ -61,6 +64,30 @@ def read_frame(path: Path) -> np.ndarray:
         if not ok:
             raise ValueError(f'{path}: not a readable image or video')
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def normalise_random_backbone(model: SiamRCNN, image: np.ndarray) -> None:
+    """Set every BatchNorm of a random-weight backbone to the statistics of its input on ``image``.
+
+    torchvision's random init leaves BatchNorm's running statistics at mean 0 / variance 1, which in
+    eval mode normalises nothing: the activations of a deep random trunk vanish (MobileNetV3, ~1e-7,
+    below fp16's range) or explode (ResNet-101, whose RPN then proposes almost nothing). Timings need
+    realistic proposal and detection counts, so the bench gives each BatchNorm the per-channel mean
+    and variance of its input on the timed frame (a data-dependent init, as LSUV does), once.
+    """
+
+    def set_statistics(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+        x = inputs[0].float()
+        module.running_mean.copy_(x.mean(dim=(0, 2, 3)))
+        module.running_var.copy_(x.var(dim=(0, 2, 3), correction=0))
+
+    hooks = [module.register_forward_pre_hook(set_statistics) for module in model.backbone.modules()
+             if isinstance(module, FrozenBatchNorm2d | nn.BatchNorm2d)]
+    try:
+        model.extract(image)  # the layers run in order, each seeing already normalised inputs
+    finally:
+        for hook in hooks:
+            hook.remove()
 
 
 class StageTimer:
@@ -173,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         image, source = (read_frame(args.image), str(args.image)) if args.image else sample_frame()
         model = build_model(args.preset, checkpoint=args.checkpoint, detector_weights=args.detector_weights,
                             device=args.device, precision=args.precision)
+        random_weights = args.checkpoint is None and args.detector_weights is None
+        if random_weights:
+            normalise_random_backbone(model, image)
         result = run_benchmark(model, image, iterations=args.iterations, warmup=args.warmup,
                                tracklets=args.tracklets, progress=not args.no_progress)
     except (ValueError, TypeError, OSError, RuntimeError) as error:
@@ -186,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         or platform.machine(),
         'precision': args.precision if device.type == 'cuda' else 'fp32', 'torch_threads': torch.get_num_threads(),
         'iterations': args.iterations, 'warmup': args.warmup, 'tracklets': args.tracklets, 'image': source,
-        'weights': ', '.join(weights) if weights else 'random (timing only)',
+        'weights': ', '.join(weights) if weights else 'random, BatchNorm statistics from the frame (timing only)',
         'torch': torch.__version__, 'python': platform.python_version(),
     })
     print(f'preset {args.preset}, {result["device_name"]} ({device}), image {source} '
