@@ -131,3 +131,33 @@ def test_short_term_selector_prefers_the_detection_near_the_previous_box() -> No
     result = selector.update(np.zeros((0, 4)), [], [], SIZE)
     assert not result.present
     assert result.frame == 3
+
+
+def test_predecessor_window_scores_as_eq1_and_drops_old_entries() -> None:
+    from siamrcnn_ros.boxes import xyxy_to_cxcywh
+    from siamrcnn_ros.tracking.tracklets import PredecessorWindow
+
+    rng = np.random.default_rng(0)
+    window = PredecessorWindow(capacity=4)
+    ends, thetas, boxes = [], [], []
+    for frame in range(40):  # three tracklets end at every frame
+        corner = rng.uniform(0, 150, size=(3, 2))
+        end_boxes = np.concatenate([corner, corner + rng.uniform(5, 40, size=(3, 2))], axis=1)
+        theta = rng.normal(size=3)
+        window.append(frame, theta, xyxy_to_cxcywh(end_boxes))
+        ends += [frame] * 3
+        thetas.append(theta)
+        boxes.append(end_boxes)
+        window.drop_ended_before(frame - 9)  # keep the last 10 frames
+        assert len(window) == 3 * min(frame + 1, 10)
+    assert window.capacity <= 4 * 33  # compacted (at most half full after), not grown without bound
+    kept = np.array(ends) >= 30
+    start_boxes = np.array([[10.0, 20.0, 40.0, 60.0], [100.0, 50.0, 120.0, 90.0]])
+    w_loc = 7.0
+    expected = (np.concatenate(thetas)[kept] + w_loc * location_score(np.concatenate(boxes)[kept], start_boxes,
+                                                                       SIZE)).max(axis=1)
+    weights = w_loc / (4.0 * image_scale(SIZE))
+    np.testing.assert_allclose(window.best_predecessor(xyxy_to_cxcywh(start_boxes), weights), expected, rtol=1e-12)
+    window.drop_ended_before(100)
+    assert len(window) == 0
+    assert window.best_predecessor(xyxy_to_cxcywh(start_boxes), weights).tolist() == [NO, NO]

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from siamrcnn_ros.boxes import xyxy_to_cxcywh
 from siamrcnn_ros.tracking.locality import image_scale
 from siamrcnn_ros.tracking.records import (
     Detections,
@@ -88,8 +89,12 @@ class TDPAStats:
 
 def _lowest_id_argmax(theta: np.ndarray, ids: np.ndarray) -> int:
     """Index of the maximum of ``theta``; among equal maxima the one with the lowest id."""
-    best = np.flatnonzero(theta == theta.max())
-    return int(best[0]) if best.size == 1 else int(best[np.argmin(ids[best])])
+    k = int(theta.argmax())
+    ties = theta == theta[k]
+    if np.count_nonzero(ties) == 1:  # the usual case, checked first: it is the per-frame path
+        return k
+    best = np.flatnonzero(ties)
+    return int(best[np.argmin(ids[best])])
 
 
 class TDPA:
@@ -103,6 +108,8 @@ class TDPA:
         self._settings = settings if settings is not None else TDPASettings()
         self._window = PredecessorWindow()
         self._frame = -1
+        self._size_key: object = None  # the image size of the cached location weights
+        self._loc_weights_cache = np.zeros(4)
 
     @property
     def settings(self) -> TDPASettings:
@@ -137,10 +144,10 @@ class TDPA:
         self._start = np.zeros(1, np.int64)
         self._pred = np.zeros(1)  # pred(a) of the module docstring
         self._unary = np.ones(1)  # w_ff * 1 + (1 - w_ff) * 1
-        self._max_ff = np.ones(1)
-        self._max_ff_tracklet = np.ones(1)
+        self._maxima = np.ones((1, 2))  # [R, 2] max ff_score, max ff_tracklet_score over each tracklet
         self._theta = np.zeros(1)  # θ[a_ff] = 0 (§3.3)
         self._boxes = box[None]
+        self._cxcywh = xyxy_to_cxcywh(self._boxes)
         self._ff_scores = np.ones(1)
         self._features = features
         self._ff_row = 0  # row of a_ff among the active tracklets, −1 once it has ended
@@ -175,7 +182,7 @@ class TDPA:
         """
         self._check_started()
         settings = self._settings
-        image_scale(image_size)  # validates
+        loc_weights = self._loc_weights(image_size)
         num_prev, num_dets = self._ids.shape[0], len(detections)
         scores = np.asarray(pair_scores, dtype=np.float64)
         if scores.shape != (num_prev, num_dets):
@@ -186,48 +193,51 @@ class TDPA:
         frame = self._frame + 1
 
         rows = associate(scores, settings.alpha, settings.beta)  # Alg. 1, lines 7-19
-        extended = rows >= 0
-        ext_rows = rows[extended]
-        new = ~extended
-        num_new = num_dets - ext_rows.size
+        extends = rows >= 0
+        ext_dets, new_dets = np.flatnonzero(extends), np.flatnonzero(~extends)
+        ext_rows = rows[ext_dets]
+        num_new = new_dets.shape[0]
+        successor = np.empty(num_prev, np.int64)  # [R] the detection that extends each previous tracklet, or −1
+        successor.fill(-1)
+        successor[ext_rows] = ext_dets
 
-        ended = np.ones(num_prev, bool)  # §3.3: "Once a tracklet is not extended, it is terminated."
-        ended[ext_rows] = False
-        if ended.any():
-            self._end_tracklets(np.flatnonzero(ended), frame - 1)
-            if self._ff_row >= 0 and ended[self._ff_row]:
-                self._ff_features = detached_row(self._ff_features)  # release the rest of its frame's batch
+        # §3.3: "Once a tracklet is not extended, it is terminated."
+        if ext_rows.shape[0] < num_prev:
+            self._end_tracklets(np.flatnonzero(successor < 0), frame - 1)
         self._window.drop_ended_before(frame - settings.max_gap)
 
         ff, ff_tracklet = detections.ff_scores, detections.ff_tracklet_scores
         ids = np.empty(num_dets, np.int64)
-        ids[extended] = self._ids[ext_rows]
-        ids[new] = np.arange(self._next_id, self._next_id + num_new)
+        ids[ext_dets] = self._ids[ext_rows]
+        ids[new_dets] = np.arange(self._next_id, self._next_id + num_new)
         self._next_id += num_new
-        start = np.full(num_dets, frame, np.int64)
-        start[extended] = self._start[ext_rows]
-        unary = settings.w_ff * ff + (1.0 - settings.w_ff) * ff_tracklet  # Eq. 2, this frame's term
-        unary[extended] += self._unary[ext_rows]
-        max_ff, max_ff_tracklet = ff.copy(), ff_tracklet.copy()
-        max_ff[extended] = np.maximum(ff[extended], self._max_ff[ext_rows])
-        max_ff_tracklet[extended] = np.maximum(ff_tracklet[extended], self._max_ff_tracklet[ext_rows])
+        start = np.empty(num_dets, np.int64)
+        start.fill(frame)
+        start[ext_dets] = self._start[ext_rows]
+        # Eq. 2: this frame's term, added to the sum of the tracklet's earlier terms (in frame order).
+        unary = settings.w_ff * ff + (1.0 - settings.w_ff) * ff_tracklet
+        unary[ext_dets] += self._unary[ext_rows]
+        maxima = np.stack((ff, ff_tracklet), axis=1)  # [D, 2]
+        maxima[ext_dets] = np.maximum(maxima[ext_dets], self._maxima[ext_rows])
+        cxcywh = xyxy_to_cxcywh(detections.boxes)
         pred = np.empty(num_dets)
-        pred[extended] = self._pred[ext_rows]
+        pred[ext_dets] = self._pred[ext_rows]
         if num_new:  # Online DP (§3.3) for the tracklets created at this frame
-            pred[new] = self._window.best_predecessor(detections.boxes[new], image_size, settings.w_loc)
+            pred[new_dets] = self._window.best_predecessor(cxcywh[new_dets], loc_weights)
         theta = pred + unary
 
-        ff_row = -1
-        if self._ff_row >= 0 and not ended[self._ff_row]:
-            ff_row = int(np.flatnonzero(rows == self._ff_row)[0])
+        ff_row = -1 if self._ff_row < 0 else int(successor[self._ff_row])
+        if ff_row >= 0:  # a_ff was extended
             theta[ff_row] = 0.0  # θ[a_ff] = 0 (§3.3), also while a_ff is extended
             self._ff_box = detections.boxes[ff_row]
             self._ff_features = None if detections.features is None else detections.features[ff_row]
+        elif self._ff_row >= 0:  # a_ff has just ended: keep its latest row, release the rest of its batch
+            self._ff_features = detached_row(self._ff_features)
 
         self._frame = frame
         self._ids, self._start, self._pred, self._unary = ids, start, pred, unary
-        self._max_ff, self._max_ff_tracklet, self._theta = max_ff, max_ff_tracklet, theta
-        self._boxes, self._ff_scores, self._features = detections.boxes, ff, detections.features
+        self._maxima, self._theta = maxima, theta
+        self._boxes, self._cxcywh, self._ff_scores, self._features = detections.boxes, cxcywh, ff, detections.features
         self._ff_row = ff_row
         return self._select()
 
@@ -235,13 +245,21 @@ class TDPA:
         if self._frame < 0:
             raise RuntimeError('TDPA.init(box) must be called before update() or references')
 
+    def _loc_weights(self, image_size: tuple[int, int]) -> np.ndarray:
+        """``[4]`` ``w_loc / (4 * (W, H, W, H))`` (``PredecessorWindow.best_predecessor``); validates the size."""
+        key = tuple(image_size) if isinstance(image_size, (tuple, list, np.ndarray)) else image_size
+        if key != self._size_key:  # the image size rarely changes: validate and divide once
+            self._loc_weights_cache = self._settings.w_loc / (4.0 * image_scale(key))
+            self._size_key = key
+        return self._loc_weights_cache
+
     def _end_tracklets(self, rows: np.ndarray, end_frame: int) -> None:
         """Terminates the active tracklets at ``rows`` whose last detection is at ``end_frame``."""
         theta = self._theta[rows]
         reachable = np.isfinite(theta)
         if reachable.any():
             rows, theta = rows[reachable], theta[reachable]
-            self._window.append(end_frame, theta, self._boxes[rows])
+            self._window.append(end_frame, theta, self._cxcywh[rows])
             k = rows[_lowest_id_argmax(theta, self._ids[rows])]
             best = self._best_ended
             if best is None or self._theta[k] > best.theta or (
@@ -259,15 +277,17 @@ class TDPA:
         if self._ids.shape[0] == 0:
             return self._result(-1, TrackletTable.empty())
         k = _lowest_id_argmax(self._theta, self._ids)
-        if best is not None and (best.theta > self._theta[k] or (
-                best.theta == self._theta[k] and best.tracklet_id < self._ids[k])):
+        top = self._theta[k]
+        if best is not None and (best.theta > top or (best.theta == top and best.tracklet_id < self._ids[k])):
             k = -1
-        others = np.ones(self._ids.shape[0], bool)
-        if k >= 0:
+        if k < 0:  # every active tracklet is a distractor
+            others: slice | np.ndarray = slice(None)
+        else:
+            others = np.ones(self._ids.shape[0], bool)
             others[k] = False
+        start = self._start[others]
         distractors = TrackletTable(self._ids[others], self._boxes[others], self._theta[others],
-                                    self._ff_scores[others], self._start[others],
-                                    self._frame - self._start[others] + 1)
+                                    self._ff_scores[others], start, self._frame + 1 - start)
         return self._result(k, distractors)
 
     def _result(self, row: int, distractors: TrackletTable) -> TrackResult:
@@ -276,6 +296,8 @@ class TDPA:
             assert best is not None, 'a_ff has theta 0 and is active or ended, so an ended best exists'
             return TrackResult(self._frame, best.box.copy(), False, 0.0, best, distractors)
         w_ff = self._settings.w_ff
-        confidence = w_ff * self._max_ff[row] + (1.0 - w_ff) * self._max_ff_tracklet[row]  # SPEC §3, step 8
+        max_ff, max_ff_tracklet = self._maxima[row]
+        confidence = w_ff * max_ff + (1.0 - w_ff) * max_ff_tracklet  # SPEC §3, step 8
         info = self._info(row, present=True, end_frame=self._frame)
-        return TrackResult(self._frame, info.box.copy(), True, float(np.clip(confidence, 0.0, 1.0)), info, distractors)
+        return TrackResult(self._frame, info.box.copy(), True, min(max(float(confidence), 0.0), 1.0), info,
+                           distractors)

@@ -9,8 +9,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from siamrcnn_ros.tracking.locality import location_score
-
 
 class MatchScores(NamedTuple):
     """The quantities of Alg. 1, lines 8-12, one entry per current detection ``d_t``.
@@ -42,27 +40,22 @@ def match_scores(pair_scores: np.ndarray) -> MatchScores:
         an equally good competitor, so ties are ambiguous and never extend a tracklet.
     """
     num_rows, num_dets = pair_scores.shape
-    cols = np.arange(num_dets)
-    none = np.full(num_dets, -np.inf)
+    none = np.empty(num_dets)
+    none.fill(-np.inf)
     if num_rows == 0:
         return MatchScores(none, np.zeros(num_dets, np.int64), none, none.copy())
     best_row = pair_scores.argmax(axis=0)  # [D]
-    s1 = pair_scores[best_row, cols]
-    if num_rows > 1:  # s3: the column maximum over the rows other than d̂
-        others = pair_scores.copy()
-        others[best_row, cols] = -np.inf
-        s3 = others.max(axis=0)
+    if num_rows > 1:  # the two largest of each column: s1, and s3 = the best of the rows other than d̂
+        column = np.partition(pair_scores, num_rows - 2, axis=0)
+        s1, s3 = column[-1], column[-2]
     else:
-        s3 = none
+        s1, s3 = pair_scores[0], none
     if num_dets > 1:  # s2: the maximum of row d̂ over the columns other than d_t
-        rows = np.arange(num_rows)
-        best_col = pair_scores.argmax(axis=1)  # [R]
-        row_max = pair_scores[rows, best_col]
-        others = pair_scores.copy()
-        others[rows, best_col] = -np.inf
-        row_second = others.max(axis=1)
-        # If d_t itself is the maximum of row d̂, the best other is the second; otherwise the maximum.
-        s2 = np.where(best_col[best_row] == cols, row_second[best_row], row_max[best_row])
+        row = np.partition(pair_scores, num_dets - 2, axis=1)
+        row_max, row_second = row[best_row, -1], row[best_row, -2]
+        # s1 = score[d̂, d_t]: if it is below the maximum of row d̂, another column holds that maximum;
+        # otherwise the best other column is the second largest (equal to s1 on a tie).
+        s2 = np.where(s1 < row_max, row_max, row_second)
     else:
         s2 = none.copy()
     return MatchScores(s1, best_row, s2, s3)
@@ -85,8 +78,7 @@ def associate(pair_scores: np.ndarray, alpha: float, beta: float) -> np.ndarray:
         ``[D]`` int64: the row (previous tracklet) extended by each detection, or −1 for a new tracklet.
     """
     m = match_scores(pair_scores)
-    threshold = m.s1 - beta
-    extend = (m.s1 > alpha) & (m.s2 <= threshold) & (m.s3 <= threshold)
+    extend = (m.s1 > alpha) & (np.maximum(m.s2, m.s3) <= m.s1 - beta)
     return np.where(extend, m.best_row, -1)
 
 
@@ -99,12 +91,15 @@ class PredecessorWindow:
     finite score. Entries arrive in order of end frame, so the window is a FIFO and dropping the
     ones older than ``t - max_gap`` is a prefix cut. Storage is a buffer that is compacted or grown
     (amortised O(1) per entry), bounded by the number of tracklets ending within ``max_gap`` frames.
+
+    The last boxes are kept as ``(cx, cy, w, h)`` pixels, one column per entry (``[4, capacity]``), so
+    that scoring thousands of entries against a new tracklet is four contiguous rows of arithmetic.
     """
 
     def __init__(self, capacity: int = 256) -> None:
         self._end = np.zeros(capacity, np.int64)
         self._theta = np.zeros(capacity)
-        self._boxes = np.zeros((capacity, 4))
+        self._coords = np.zeros((4, capacity))  # [4, capacity] (cx, cy, w, h) pixels
         self._head = 0
         self._tail = 0
 
@@ -119,13 +114,13 @@ class PredecessorWindow:
     def clear(self) -> None:
         self._head = self._tail = 0
 
-    def append(self, end_frame: int, theta: np.ndarray, end_boxes: np.ndarray) -> None:
+    def append(self, end_frame: int, theta: np.ndarray, end_cxcywh: np.ndarray) -> None:
         """Adds tracklets whose last detection is at ``end_frame`` (>= that of every entry so far).
 
         Args:
             end_frame: frame of their last detection.
             theta: ``[K]`` float64 final θ of each, finite.
-            end_boxes: ``[K, 4]`` float64 xyxy pixels, the last box of each.
+            end_cxcywh: ``[K, 4]`` float64 ``(cx, cy, w, h)`` pixels of the last box of each.
         """
         count = theta.shape[0]
         if self._tail + count > self.capacity:
@@ -133,7 +128,7 @@ class PredecessorWindow:
         sl = slice(self._tail, self._tail + count)
         self._end[sl] = end_frame
         self._theta[sl] = theta
-        self._boxes[sl] = end_boxes
+        self._coords[:, sl] = end_cxcywh.T
         self._tail += count
 
     def _make_room(self, count: int) -> None:
@@ -143,34 +138,39 @@ class PredecessorWindow:
             capacity *= 2
         live = slice(self._head, self._tail)
         if capacity != self.capacity:
-            end, theta, boxes = np.zeros(capacity, np.int64), np.zeros(capacity), np.zeros((capacity, 4))
+            end, theta, coords = np.zeros(capacity, np.int64), np.zeros(capacity), np.zeros((4, capacity))
         else:
-            end, theta, boxes = self._end, self._theta, self._boxes
-        end[:size], theta[:size], boxes[:size] = self._end[live], self._theta[live], self._boxes[live]
-        self._end, self._theta, self._boxes = end, theta, boxes
+            end, theta, coords = self._end, self._theta, self._coords
+        end[:size], theta[:size], coords[:, :size] = self._end[live], self._theta[live], self._coords[:, live]
+        self._end, self._theta, self._coords = end, theta, coords
         self._head, self._tail = 0, size
 
     def drop_ended_before(self, frame: int) -> None:
         """Removes the tracklets whose last detection is before ``frame``."""
-        ends = self._end[self._head:self._tail]
-        self._head += int(np.searchsorted(ends, frame, side='left'))
+        if self._head == self._tail or self._end[self._head] >= frame:
+            return
+        self._head += int(np.searchsorted(self._end[self._head:self._tail], frame, side='left'))
         if self._head == self._tail:
             self._head = self._tail = 0
 
-    def best_predecessor(self, start_boxes: np.ndarray, image_size: tuple[int, int], w_loc: float) -> np.ndarray:
+    def best_predecessor(self, start_cxcywh: np.ndarray, loc_weights: np.ndarray) -> np.ndarray:
         """``max_b θ[b] + w_loc * loc_score(b, a)`` over the window for each new tracklet ``a`` (§3.3).
 
+        ``w_loc * loc_score(b, a) = -Σ_k loc_weights[k] * |end_k(b) - start_k(a)|`` over the pixel
+        coordinates ``k`` of ``(cx, cy, w, h)``, with ``loc_weights = w_loc / (4 * (W, H, W, H))``: the
+        mean of the normalised absolute differences of Eq. 1 (``locality.location_score``), weighted.
+
         Args:
-            start_boxes: ``[N, 4]`` float64 xyxy pixels, the first box of each new tracklet.
-            image_size: ``(height, width)`` pixels of the current frame, normalising the location score.
-            w_loc: weight of the location score.
+            start_cxcywh: ``[N, 4]`` float64 ``(cx, cy, w, h)`` pixels of the first box of each new tracklet.
+            loc_weights: ``[4]`` float64, as above, for the current image size.
 
         Returns:
             ``[N]`` float64, −inf where the window is empty. Ties between predecessors do not matter:
             only the value is used.
         """
         if self._head == self._tail:
-            return np.full(start_boxes.shape[0], -np.inf)
+            return np.full(start_cxcywh.shape[0], -np.inf)
         live = slice(self._head, self._tail)
-        loc = location_score(self._boxes[live], start_boxes, image_size)  # [N, W]
-        return (self._theta[live] + w_loc * loc).max(axis=1)
+        diff = np.subtract(self._coords[None, :, live], start_cxcywh[:, :, None])  # [N, 4, W]
+        np.abs(diff, out=diff)
+        return (self._theta[live] - loc_weights @ diff).max(axis=1)  # [N, W] -> [N]
