@@ -54,6 +54,12 @@ except ImportError:  # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks
 
 NODE_NAME = 'siamrcnn_node'
+IMAGE_INPUT = 'image'
+"""The camera input (remap it: ``-r image:=/camera/image_raw``)."""
+TARGET_INPUT = 'target'
+"""TargetRequest input (reliable)."""
+INPUTS = (IMAGE_INPUT, TARGET_INPUT)
+"""Relative input topic names a launch file may remap."""
 LOG_EVERY_S = 5.0
 """Rate limit of the warning lines, per kind of problem."""
 DIAGNOSTICS_PERIOD_S = 1.0
@@ -196,13 +202,13 @@ class SiamRCNNNode(LifecycleNode):
 
     def _subscribe(self, settings: parameters.NodeSettings) -> None:
         events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos)
-        image_sub = self.create_subscription(Image, 'image', self._on_image, image_qos(settings.image_qos),
+        image_sub = self.create_subscription(Image, IMAGE_INPUT, self._on_image, image_qos(settings.image_qos),
                                              event_callbacks=events)
         self._image_topic = image_sub.topic_name
         namespace = self._image_topic.rsplit('/', 1)[0]
         subs = [
             image_sub,
-            self.create_subscription(TargetRequest, 'target', self._on_target, reliable_qos()),
+            self.create_subscription(TargetRequest, TARGET_INPUT, self._on_target, reliable_qos()),
             self.create_subscription(Point, f'{self._image_topic}_mouse_left', self._on_pixel_click, reliable_qos()),
             self.create_subscription(Point, '~/debug_image_mouse_left', self._on_pixel_click, reliable_qos()),
             self.create_subscription(PointStamped, '/clicked_point', self._on_clicked_point, reliable_qos()),
