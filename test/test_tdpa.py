@@ -473,3 +473,20 @@ def test_detections_validate_their_arrays() -> None:
     empty = Detections.empty()
     assert len(empty) == 0
     assert empty.boxes.shape == (0, 4)
+
+
+def test_update_rejects_other_detection_types() -> None:
+    tdpa = started(box(100, 100))
+    with pytest.raises(TypeError, match='Detections record, got tuple'):
+        tdpa.update((np.zeros((0, 4)), np.zeros(0), np.zeros(0)), np.zeros((1, 0)), SIZE)  # type: ignore[arg-type]
+
+
+def test_results_do_not_share_arrays_with_the_state() -> None:
+    tdpa = started(box(100, 100))
+    step(tdpa, [], np.zeros((1, 0)))
+    result = step(tdpa, [box(300, 100), box(500, 100)], np.zeros((0, 2)), ff=[0.0, 0.0], ff_tracklet=[0.0, 0.0])
+    assert not result.present  # both new tracklets score below θ[a_ff]: all are distractors
+    result.distractors.boxes[:] = 0.0
+    result.box[:] = 0.0
+    np.testing.assert_array_equal(tdpa.references.boxes, [box(300, 100), box(500, 100)])
+    assert step(tdpa, [box(100, 100)], [[NO], [NO]]).present

@@ -181,6 +181,8 @@ class TDPA:
             This frame's result.
         """
         self._check_started()
+        if not isinstance(detections, Detections):
+            raise TypeError(f'detections must be a Detections record, got {type(detections).__name__}')
         settings = self._settings
         loc_weights = self._loc_weights(image_size)
         num_prev, num_dets = self._ids.shape[0], len(detections)
@@ -280,10 +282,8 @@ class TDPA:
         top = self._theta[k]
         if best is not None and (best.theta > top or (best.theta == top and best.tracklet_id < self._ids[k])):
             k = -1
-        if k < 0:  # every active tracklet is a distractor
-            others: slice | np.ndarray = slice(None)
-        else:
-            others = np.ones(self._ids.shape[0], bool)
+        others = np.ones(self._ids.shape[0], bool)  # a mask, not a slice: the table gets copies, not views
+        if k >= 0:
             others[k] = False
         start = self._start[others]
         distractors = TrackletTable(self._ids[others], self._boxes[others], self._theta[others],
