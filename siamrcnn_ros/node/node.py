@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import signal
 import sys
 import threading
 import time
@@ -29,6 +30,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
+from rclpy.signals import SignalHandlerOptions
 from rclpy.utilities import remove_ros_args
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
@@ -443,6 +445,10 @@ class SiamRCNNNode(LifecycleNode):
         self._diagnostics_pub.publish(array)
 
 
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """``siamrcnn_node``: runs the node until Ctrl-C or shutdown; ROS arguments pass through to rclpy."""
     argv = list(sys.argv if argv is None else argv)
@@ -454,7 +460,10 @@ def main(argv: list[str] | None = None) -> int:
         epilog='ROS arguments follow --ros-args, e.g. --ros-args -r image:=/camera/image_raw '
                '--params-file config/siamrcnn.yaml -p auto_activate:=true -p model.device:=cpu')
     parser.parse_args(remove_ros_args(argv)[1:])
-    rclpy.init(args=argv)
+    # Our own Ctrl-C / SIGTERM handling: stop the worker before the context goes away, so a frame in flight
+    # is never published on a shut-down context.
+    rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     node, status = None, 0
     try:
         node = SiamRCNNNode()

@@ -163,6 +163,7 @@ class TrackingSession:
         self._pending: set[int] = set()  # ids requested, not started yet (guarded by _lock)
         self._deferred: list[_AddBox] = []  # worker only: boxes for a frame newer than the current one
         self._stamps: dict[int, dict[int, int]] = {}  # worker only: target -> frame index -> stamp ns
+        self._shown: set[int] = set()  # worker only: ids last reported with a state other than IDLE
 
     # --- requests (any thread) --------------------------------------------------------------------------
 
@@ -294,10 +295,14 @@ class TrackingSession:
             self._pool.remove(orphans)
             for target_id in orphans:
                 outcome.results.pop(target_id, None)
+                self._stamps.pop(target_id, None)
+            outcome.cleared.extend(orphans)
         for target_id, result in outcome.results.items():
             self._remember_stamp(target_id, result, frame.stamp_ns)
         outcome.initializing = initializing
-        outcome.cleared = sorted(set(outcome.cleared) - set(outcome.results))
+        # IDLE once per clear, for ids the consumers saw, unless the id is in use again already.
+        outcome.cleared = sorted((set(outcome.cleared) & self._shown) - set(outcome.results) - set(initializing))
+        self._shown = (self._shown - set(outcome.cleared)) | set(outcome.results) | set(initializing)
         return outcome
 
     def start_stamp_ns(self, target_id: int, frame_index: int) -> int:

@@ -1,0 +1,86 @@
+"""Starting and stopping the OS processes of the node tests (node, camera, receiver), and waiting on rclpy."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import rclpy
+from conftest import REPO_ROOT, TEST_DIR
+from lifecycle_msgs.msg import State
+from lifecycle_msgs.srv import GetState
+
+NODE_NAME = '/siamrcnn_node'
+CONFIG = REPO_ROOT / 'config' / 'siamrcnn.yaml'
+
+
+def start_node(log_dir: Path, *ros_args: str) -> subprocess.Popen:
+    """``siamrcnn_node`` with the package's params file, on the CPU, plus ``ros_args``; output to log files."""
+    command = [sys.executable, '-m', 'siamrcnn_ros.node.node', '--ros-args', '--params-file', str(CONFIG),
+               '-p', 'model.device:=cpu', *ros_args]
+    return subprocess.Popen(command, stdout=(log_dir / 'node.out').open('w'), stderr=(log_dir / 'node.err').open('w'),
+                            env=os.environ.copy(), cwd=REPO_ROOT)
+
+
+def start_helper(script: str, *args: object) -> subprocess.Popen:
+    """A helper process of test/ (node_camera.py, node_receiver.py); waits for its READY line."""
+    process = subprocess.Popen([sys.executable, str(TEST_DIR / script), *map(str, args)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=os.environ.copy(), cwd=TEST_DIR)
+    line = process.stdout.readline().strip()
+    if line != 'READY':
+        process.kill()
+        raise RuntimeError(f'{script} did not start: {line!r} {process.stderr.read()}')
+    return process
+
+
+def interrupt(process: subprocess.Popen, timeout: float = 30.0) -> int:
+    """SIGINT (as Ctrl-C), then waits; kills it if it does not end. Returns the exit status."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+def read_json(path: Path) -> object:
+    return json.loads(path.read_text())
+
+
+def spin_until(node: rclpy.node.Node, condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Spins ``node`` until ``condition()`` holds; ``AssertionError`` naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f'timed out after {timeout:.0f} s waiting for {what}')
+        rclpy.spin_once(node, timeout_sec=0.05)
+
+
+def call(node: rclpy.node.Node, client: object, request: object, timeout: float) -> object:
+    """Calls a service and spins until the answer; ``AssertionError`` when none comes."""
+    assert client.wait_for_service(timeout_sec=timeout), f'service {client.srv_name} never appeared'
+    future = client.call_async(request)
+    spin_until(node, future.done, timeout, f'the answer of {client.srv_name}')
+    return future.result()
+
+
+def wait_active(node: rclpy.node.Node, node_process: subprocess.Popen, timeout: float) -> None:
+    """Waits until the node under test reports the lifecycle state ``active``."""
+    client = node.create_client(GetState, f'{NODE_NAME}/get_state')
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert node_process.poll() is None, 'the node process ended during start-up'
+        if client.wait_for_service(timeout_sec=1.0):
+            state = call(node, client, GetState.Request(), timeout)
+            if state.current_state.id == State.PRIMARY_STATE_ACTIVE:
+                node.destroy_client(client)
+                return
+        time.sleep(0.2)
+    raise AssertionError(f'the node did not become active within {timeout:.0f} s')
