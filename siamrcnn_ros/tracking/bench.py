@@ -90,10 +90,10 @@ class StreamTimes:
     detections_ms: np.ndarray
     scoring_ms: np.ndarray
     num_detections: np.ndarray
-    sample_frames: list[int]  # frames where the live state and memory were sampled
-    sample_live: list[int]
-    sample_rss_mib: list[float | None]
-    sample_traced_mib: list[float]  # empty unless the heap is traced
+    sample_frames: np.ndarray  # [S] int64 frames where the live state and memory were sampled
+    sample_live: np.ndarray  # [S] int64 live tracklets
+    sample_rss_mib: np.ndarray  # [S] float64, NaN where unavailable
+    sample_traced_mib: np.ndarray  # [S] float64 traced Python heap, NaN unless traced
 
 
 def checkpoint_frames(num_frames: int, every: int, first: int = 1000) -> list[int]:
@@ -123,11 +123,16 @@ def run_benchmark(num_frames: int = 200_000, num_objects: int = 26, clutter: flo
     size = scene.image_size
     tdpa = TDPA(TDPASettings(max_gap=max_gap))
     tdpa.init(scene.first_box(), scene.first_features())
-    # Filled now, not lazily zeroed: pages first written during the run would read as a growing RSS.
-    times = StreamTimes(np.full(num_frames, np.nan), np.full(num_frames, np.nan), np.full(num_frames, np.nan),
-                        np.full(num_frames, -1, np.int64), [], [], [], [])
     targets = checkpoint_frames(num_frames, every)
     target_set = set(targets)
+    # All storage of the measurements is allocated and filled before the run, not lazily zeroed nor
+    # appended to: pages first written or objects created during the run would read as growing memory.
+    max_samples = num_frames // sample_every + len(targets)
+    times = StreamTimes(np.full(num_frames, np.nan), np.full(num_frames, np.nan), np.full(num_frames, np.nan),
+                        np.full(num_frames, -1, np.int64), np.full(max_samples, -1, np.int64),
+                        np.full(max_samples, -1, np.int64), np.full(max_samples, np.nan),
+                        np.full(max_samples, np.nan))
+    num_samples = 0
     # The state is recorded when a checkpoint's frame is reached; times are summarised over its window after.
     state_at: dict[int, tuple] = {}
     if trace_memory:
@@ -151,17 +156,21 @@ def run_benchmark(num_frames: int = 200_000, num_objects: int = 26, clutter: flo
             times.num_detections[i] = len(detections)
             if t % sample_every == 0 or t in target_set:
                 stats = tdpa.stats()
-                times.sample_frames.append(t)
-                times.sample_live.append(stats.live_tracklets)
-                times.sample_rss_mib.append(resident_set_mib())
+                rss = resident_set_mib()
                 traced = tracemalloc.get_traced_memory() if trace_memory else None
+                times.sample_frames[num_samples], times.sample_live[num_samples] = t, stats.live_tracklets
+                times.sample_rss_mib[num_samples] = np.nan if rss is None else rss
                 if traced is not None:
-                    times.sample_traced_mib.append(traced[0] / MIB)
+                    times.sample_traced_mib[num_samples] = traced[0] / MIB
+                num_samples += 1
                 if t in target_set:
-                    state_at[t] = (stats, times.sample_rss_mib[-1], traced)
+                    state_at[t] = (stats, rss, traced)
     finally:
         if trace_memory:
             tracemalloc.stop()
+    times.sample_frames, times.sample_live = times.sample_frames[:num_samples], times.sample_live[:num_samples]
+    times.sample_rss_mib = times.sample_rss_mib[:num_samples]
+    times.sample_traced_mib = times.sample_traced_mib[:num_samples]
     for array in (times.update_ms, times.detections_ms, times.scoring_ms):
         array /= 1e6  # ns -> ms
     checkpoints = []
@@ -228,11 +237,10 @@ def plot(times: StreamTimes, path: Path, width: int) -> None:
     ax_time.set_ylabel(f'ms per frame (blocks of {width})')
     ax_time.set_ylim(bottom=0)
     ax_time.legend(fontsize=7, loc='upper right')
-    if times.sample_traced_mib:
-        memory, label = np.array(times.sample_traced_mib), 'traced Python heap (MiB)'
+    if np.isfinite(times.sample_traced_mib).any():
+        memory, label = times.sample_traced_mib, 'traced Python heap (MiB)'
     else:
-        memory = np.array([np.nan if v is None else v for v in times.sample_rss_mib])
-        label = 'resident set (MiB)'
+        memory, label = times.sample_rss_mib, 'resident set (MiB)'
     ax_mem.plot(times.sample_frames, memory, color='tab:green')
     ax_mem.set_ylabel(label, color='tab:green')
     top = np.nanmax(memory) if np.isfinite(memory).any() else 1.0
