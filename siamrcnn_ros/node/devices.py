@@ -74,12 +74,17 @@ class ModelHost:
         self._device = target
 
     def to_device(self) -> None:
-        self.model.to(self._device)
+        _move(self.model, self._device)
 
     def to_cpu(self) -> None:
-        """Moves the model to the CPU and returns the cached CUDA memory to the driver."""
+        """Moves the model to the CPU and returns the cached CUDA memory to the driver.
+
+        Call it after dropping the tracker state (templates and features live on the device too). The CUDA
+        context itself (a few hundred MB) stays until the process exits; torch cannot release it earlier.
+        """
         if self._model is not None:
-            self._model.to('cpu')
+            _move(self._model, torch.device('cpu'))
+        gc.collect()
         _empty_cuda_cache()
 
     def release(self) -> None:
@@ -89,6 +94,22 @@ class ModelHost:
         _empty_cuda_cache()
 
 
+def _move(model: torch.nn.Module, device: torch.device) -> None:
+    """``model.to(device)``, plus plain lists of tensors kept on modules: torchvision's ``AnchorGenerator`` holds
+    its cell anchors in a list, not in buffers, which ``Module.to`` skips (it moves them lazily on use)."""
+    model.to(device)
+    for module in model.modules():
+        for name, value in list(vars(module).items()):
+            if isinstance(value, list) and value and all(isinstance(item, torch.Tensor) for item in value):
+                setattr(module, name, [item.to(device) for item in value])
+
+
 def _empty_cuda_cache() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+    if not (torch.cuda.is_available() and torch.cuda.is_initialized()):
+        return
+    # cuBLAS keeps its workspace (32 MiB on Hopper) in the caching allocator until told to let it go; torch has
+    # no public call for it yet.
+    clear_cublas = getattr(torch._C, '_cuda_clearCublasWorkspaces', None)
+    if clear_cublas is not None:
+        clear_cublas()
+    torch.cuda.empty_cache()
