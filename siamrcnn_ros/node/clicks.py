@@ -83,6 +83,25 @@ def apply_transform(translation: tuple[float, float, float], rotation_xyzw: tupl
     return float(moved[0]), float(moved[1]), float(moved[2])
 
 
+def clicked_point_to_pixel(point: tuple[float, float, float], point_frame: str, camera_info: Any,
+                           transformer: PointTransformer | None) -> tuple[float, float]:
+    """A /clicked_point (``point`` in metres, in ``point_frame``) -> ``(u, v)`` pixels of the camera of ``camera_info``.
+
+    A point in the camera's frame (``camera_info.header.frame_id``, or an empty frame id) is projected as it is;
+    any other frame goes through ``transformer`` (TF), which must be available.
+
+    Raises:
+        InvalidClickError: no TF to move the point, no transform, a point behind the camera, an empty CameraInfo.
+    """
+    camera_frame = camera_info.header.frame_id
+    if point_frame and point_frame != camera_frame:
+        if transformer is None:
+            raise InvalidClickError(f'clicked point is in frame {point_frame!r}, not the camera frame '
+                                    f'{camera_frame!r}, and no TF listener exists')
+        point = transformer.to_frame(point, point_frame, camera_frame)
+    return project_to_pixel(point, camera_matrix(camera_info))
+
+
 class PointTransformer:
     """Moves clicked points into the camera frame through TF, when tf2 is installed (else ``available`` is false).
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
@@ -28,6 +29,8 @@ PROBLEM_KINDS = (
     'click',  # a click outside the image, behind the camera, or in a frame that cannot be transformed
     'processing',  # an exception while tracking a frame
 )
+LOG_EVERY_S = 5.0
+"""Rate limit of the warning lines, per kind of problem."""
 RECENT_S = 10.0
 """Problems younger than this keep the status at WARN."""
 WINDOW = 50
@@ -125,6 +128,42 @@ class Health:
                 recent_problems=sum(1 for t in self._problem_times if now - t <= RECENT_S),
                 last_problem=self._last_problem,
             )
+
+
+class ProblemLog:
+    """Counts each problem in ``Health`` and logs it, at most once per ``every_s`` seconds per kind, with the
+    number of lines held back since: a stream of bad messages gives one clear line, not a flood.
+
+    Args:
+        health: where problems are counted (for /diagnostics).
+        warn: writes one log line (the node logger's ``warning``).
+        every_s: the rate limit per kind, seconds.
+    """
+
+    def __init__(self, health: Health, warn: Callable[[str], object], every_s: float = LOG_EVERY_S) -> None:
+        self._health = health
+        self._warn = warn
+        self._every_s = every_s
+        self._last: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, kind: str, message: str) -> None:
+        self._health.problem(kind, message)
+        self.log(kind, message)
+
+    def log(self, kind: str, message: str, every_s: float | None = None) -> bool:
+        """Logs ``message`` unless one of ``kind`` was logged in the last ``every_s`` s; returns whether it did."""
+        now = time.monotonic()
+        every_s = self._every_s if every_s is None else every_s
+        with self._lock:
+            last, held_back = self._last.get(kind, (-float('inf'), 0))
+            if now - last < every_s:
+                self._last[kind] = (last, held_back + 1)
+                return False
+            self._last[kind] = (now, 0)
+        more = f' ({held_back} more of this kind in the last {now - last:.0f} s)' if held_back else ''
+        self._warn(message + more)
+        return True
 
 
 def _fmt(value: float | None, scale: float = 1.0, digits: int = 1) -> str:

@@ -19,7 +19,6 @@ import argparse
 import gc
 import signal
 import sys
-import threading
 import time
 from typing import Any
 
@@ -36,17 +35,18 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from siamrcnn_ros.msg import TargetRequest, Track, TrackArray
 from siamrcnn_ros.node import parameters
-from siamrcnn_ros.node.clicks import InvalidClickError, PointTransformer, camera_matrix, check_pixel, project_to_pixel
-from siamrcnn_ros.node.conversions import InvalidBoxError, box_from_msg, stamp_to_ns
+from siamrcnn_ros.node.clicks import PointTransformer
+from siamrcnn_ros.node.conversions import stamp_to_ns
 from siamrcnn_ros.node.detections import load_vision_types, tracks_to_detections
 from siamrcnn_ros.node.devices import ModelHost
-from siamrcnn_ros.node.diagnostics import Health, diagnostic_status
+from siamrcnn_ros.node.diagnostics import Health, ProblemLog, diagnostic_status
 from siamrcnn_ros.node.frame_buffer import Frame, FrameBuffer
 from siamrcnn_ros.node.images import BACKEND as IMAGE_BACKEND
 from siamrcnn_ros.node.images import InvalidImageError, image_msg_to_rgb, rgb_to_image_msg
 from siamrcnn_ros.node.outputs import debug_image, frame_track_array, frame_tracks
 from siamrcnn_ros.node.qos import image_qos, latest_only_qos, no_image_message, reliable_qos
-from siamrcnn_ros.node.session import FrameOutcome, TargetLimitError, TrackingSession
+from siamrcnn_ros.node.session import FrameOutcome, TrackingSession
+from siamrcnn_ros.node.targets import TargetInputs
 from siamrcnn_ros.node.worker import FrameWorker
 from siamrcnn_ros.srv import ClearTarget, SetTarget
 
@@ -62,8 +62,6 @@ TARGET_INPUT = 'target'
 """TargetRequest input (reliable)."""
 INPUTS = (IMAGE_INPUT, TARGET_INPUT)
 """Relative input topic names a launch file may remap."""
-LOG_EVERY_S = 5.0
-"""Rate limit of the warning lines, per kind of problem."""
 DIAGNOSTICS_PERIOD_S = 1.0
 
 
@@ -85,8 +83,7 @@ class SiamRCNNNode(LifecycleNode):
         self._health = Health()
         self._host = ModelHost()
         self._vision = load_vision_types()
-        self._last_log: dict[str, tuple[float, int]] = {}
-        self._log_lock = threading.Lock()
+        self._problem = ProblemLog(self._health, self.get_logger().warning)
         self._frames: FrameBuffer | None = None
         self._session: TrackingSession | None = None
         self._worker: FrameWorker[Frame] | None = None
@@ -94,23 +91,18 @@ class SiamRCNNNode(LifecycleNode):
         self._publishers_made: list[Any] = []
         self._services_made: list[Any] = []
         self._image_topic = ''
-        self._camera_info: CameraInfo | None = None
         self._last_stamp_ns: int | None = None
         self._last_size: tuple[int, int] | None = None
         self._frame_index = 0
         self._waiting_since = time.monotonic()
         self._transformer: PointTransformer | None = None
+        self._targets = TargetInputs(self.get_logger().info, self._problem)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._on_timer)
 
     @property
     def auto_activate(self) -> bool:
         return bool(self._values['auto_activate'])
-
-    @property
-    def lifecycle_state(self) -> str:
-        """``unconfigured``, ``inactive``, ``active`` or ``finalized``."""
-        return self._state
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -139,10 +131,10 @@ class SiamRCNNNode(LifecycleNode):
         if self._vision is not None:
             self._publishers_made.append(
                 self.create_lifecycle_publisher(self._vision.detection_array, '~/detections', reliable_qos()))
-        self._services_made = [self.create_service(SetTarget, '~/set_target', self._on_set_target),
-                               self.create_service(ClearTarget, '~/clear_target', self._on_clear_target)]
+        self._services_made = [self.create_service(SetTarget, '~/set_target', self._targets.on_set_target),
+                               self.create_service(ClearTarget, '~/clear_target', self._targets.on_clear_target)]
         self._transformer = PointTransformer(self)
-        self._state = 'inactive'
+        self._set_state('inactive')
         self.get_logger().info(f'configured: preset {model.preset!r}, device {self._host.device_text} '
                                f'(requested {model.device!r}), image conversion by {IMAGE_BACKEND}')
         return TransitionCallbackReturn.SUCCESS
@@ -163,33 +155,36 @@ class SiamRCNNNode(LifecycleNode):
         self._health.reset()
         self._waiting_since = time.monotonic()
         self._subscribe(settings)
-        self._state = 'active'
+        self._set_state('active')
         self.get_logger().info(f'active: tracking on {self._host.device_text}; images from {self._image_topic}')
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_processing()
-        self._state = 'inactive'
+        self._set_state('inactive')
         self.get_logger().info('inactive: targets cleared, model moved to the CPU (GPU memory released)')
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._release_all()
-        self._state = 'unconfigured'
+        self._set_state('unconfigured')
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_processing()
         self._release_all()
-        self._state = 'finalized'
+        self._set_state('finalized')
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.get_logger().error(f'error in a transition from {state.label}: releasing everything')
         self._stop_processing()
         self._release_all()
-        self._state = 'unconfigured'
+        self._set_state('unconfigured')
         return TransitionCallbackReturn.SUCCESS
+
+    def _set_state(self, label: str) -> None:
+        self._state = self._targets.state = label
 
     def summary(self) -> str:
         """One line: frames processed, dropped, inputs rejected."""
@@ -207,14 +202,16 @@ class SiamRCNNNode(LifecycleNode):
         image_sub = self.create_subscription(Image, IMAGE_INPUT, self._on_image, image_qos(settings.image_qos),
                                              event_callbacks=events)
         self._image_topic = image_sub.topic_name
-        namespace = self._image_topic.rsplit('/', 1)[0]
+        camera_info_topic = f'{self._image_topic.rsplit("/", 1)[0]}/camera_info'
+        self._targets.attach(self._session, self._frames, self._transformer, camera_info_topic)
+        targets = self._targets
         subs = [
             image_sub,
-            self.create_subscription(TargetRequest, TARGET_INPUT, self._on_target, reliable_qos()),
-            self.create_subscription(Point, f'{self._image_topic}_mouse_left', self._on_pixel_click, reliable_qos()),
-            self.create_subscription(Point, '~/debug_image_mouse_left', self._on_pixel_click, reliable_qos()),
-            self.create_subscription(PointStamped, '/clicked_point', self._on_clicked_point, reliable_qos()),
-            self.create_subscription(CameraInfo, f'{namespace}/camera_info', self._on_camera_info, latest_only_qos()),
+            self.create_subscription(TargetRequest, TARGET_INPUT, targets.on_target, reliable_qos()),
+            self.create_subscription(Point, f'{self._image_topic}_mouse_left', targets.on_pixel_click, reliable_qos()),
+            self.create_subscription(Point, '~/debug_image_mouse_left', targets.on_pixel_click, reliable_qos()),
+            self.create_subscription(PointStamped, '/clicked_point', targets.on_clicked_point, reliable_qos()),
+            self.create_subscription(CameraInfo, camera_info_topic, targets.on_camera_info, latest_only_qos()),
         ]
         if settings.compressed_input:
             subs.append(self.create_subscription(CompressedImage, f'{self._image_topic}/compressed', self._on_image,
@@ -222,6 +219,7 @@ class SiamRCNNNode(LifecycleNode):
         self._subscriptions_made = subs
 
     def _stop_processing(self) -> None:
+        self._targets.detach()
         for subscription in self._subscriptions_made:
             self.destroy_subscription(subscription)
         self._subscriptions_made = []
@@ -273,83 +271,6 @@ class SiamRCNNNode(LifecycleNode):
         self._frame_index = 0
         self._problem(kind, f'{reason}: reset: frames dropped, targets {cleared or "(none)"} cleared; set the '
                             f'target again')
-
-    def _on_target(self, msg: TargetRequest) -> None:
-        ok, text, _ = self._request_box(msg.target_id, msg.box, msg.header.stamp)
-        if ok:
-            self.get_logger().info(f'target topic: {text}')
-
-    def _on_set_target(self, request: SetTarget.Request, response: SetTarget.Response) -> SetTarget.Response:
-        response.success, response.message, response.target_id = self._request_box(
-            request.target_id, request.box, request.header.stamp)
-        if response.success:
-            self.get_logger().info(f'set_target: {response.message}')
-        return response
-
-    def _request_box(self, target_id: int, box: Any, stamp: Any) -> tuple[bool, str, int]:
-        session = self._session
-        if session is None:
-            return False, f'the node is {self._state}: activate it first', 0
-        try:
-            target_id, note = session.request_box(target_id, box_from_msg(box), stamp_to_ns(stamp))
-        except (InvalidBoxError, TargetLimitError) as error:
-            self._problem(error.kind, f'target request rejected: {error}')
-            return False, str(error), 0
-        return True, f'target {target_id} accepted; {note}', target_id
-
-    def _on_clear_target(self, request: ClearTarget.Request,
-                         response: ClearTarget.Response) -> ClearTarget.Response:
-        session = self._session
-        if session is None:
-            response.success, response.message = request.target_id == 0, f'the node is {self._state}: no targets'
-            return response
-        try:
-            cleared = session.request_clear(request.target_id)
-        except TargetLimitError as error:
-            response.success, response.message = False, str(error)
-            return response
-        response.success, response.message = True, f'cleared targets {cleared}'
-        self.get_logger().info(f'clear_target: {response.message}')
-        return response
-
-    def _on_pixel_click(self, msg: Point) -> None:
-        self._click((msg.x, msg.y), 'image click')
-
-    def _on_camera_info(self, msg: CameraInfo) -> None:
-        self._camera_info = msg
-
-    def _on_clicked_point(self, msg: PointStamped) -> None:
-        info = self._camera_info
-        if info is None:
-            self._problem('click', f'/clicked_point ignored: no camera_info received yet on '
-                                   f'{self._image_topic.rsplit("/", 1)[0]}/camera_info, needed to project it')
-            return
-        point = (msg.point.x, msg.point.y, msg.point.z)
-        camera_frame = info.header.frame_id
-        try:
-            if msg.header.frame_id and msg.header.frame_id != camera_frame:
-                point = self._transformer.to_frame(point, msg.header.frame_id, camera_frame)
-            pixel = project_to_pixel(point, camera_matrix(info))
-        except InvalidClickError as error:
-            self._problem('click', f'/clicked_point ignored: {error}')
-            return
-        self._click(pixel, f'/clicked_point in {msg.header.frame_id or camera_frame!r}')
-
-    def _click(self, pixel: tuple[float, float], source: str) -> None:
-        session, frames = self._session, self._frames
-        if session is None or frames is None:
-            return
-        newest = frames.newest()
-        try:
-            if newest is None:
-                raise InvalidClickError('no image received yet to click on')
-            check_pixel(pixel[0], pixel[1], newest.size)
-            target_id = session.request_click(pixel)
-        except (InvalidClickError, TargetLimitError) as error:
-            self._problem(error.kind, f'{source} ignored: {error}')
-            return
-        self.get_logger().info(f'{source} at pixel ({pixel[0]:.0f}, {pixel[1]:.0f}): target {target_id} will be the '
-                               f'best object proposal there')
 
     def _on_incompatible_qos(self, event: Any) -> None:
         self.get_logger().error(f'QoS mismatch on {self._image_topic}: a publisher offers a QoS this subscription '
@@ -409,19 +330,6 @@ class SiamRCNNNode(LifecycleNode):
 
     # --- reporting --------------------------------------------------------------------------------------
 
-    def _problem(self, kind: str, message: str) -> None:
-        """Counts a problem in the diagnostics and logs it, at most once per ``LOG_EVERY_S`` per kind."""
-        self._health.problem(kind, message)
-        now = time.monotonic()
-        with self._log_lock:
-            last, suppressed = self._last_log.get(kind, (-LOG_EVERY_S, 0))
-            if now - last < LOG_EVERY_S:
-                self._last_log[kind] = (last, suppressed + 1)
-                return
-            self._last_log[kind] = (now, 0)
-        more = f' ({suppressed} more of this kind in the last {now - last:.0f} s)' if suppressed else ''
-        self.get_logger().warning(message + more)
-
     def _on_timer(self) -> None:
         now = time.monotonic()
         settings = self._settings
@@ -429,11 +337,10 @@ class SiamRCNNNode(LifecycleNode):
         if self._state == 'active' and settings is not None:
             since = snapshot.seconds_since_image if snapshot.seconds_since_image is not None \
                 else now - self._waiting_since
-            if since > settings.no_image_warning_s and now - self._last_log.get('no_image', (-1e9, 0))[0] > \
-                    max(LOG_EVERY_S, settings.no_image_warning_s):
-                self._last_log['no_image'] = (now, 0)
-                self.get_logger().warning(no_image_message(self._image_topic, since, settings.image_qos,
-                                                           self.get_publishers_info_by_topic(self._image_topic)))
+            if since > settings.no_image_warning_s:
+                publishers = self.get_publishers_info_by_topic(self._image_topic)
+                self._problem.log('no_image', no_image_message(self._image_topic, since, settings.image_qos,
+                                                               publishers), every_s=settings.no_image_warning_s)
         session = self._session
         status = diagnostic_status(
             snapshot, name=f'{self.get_fully_qualified_name()}: tracker', state=self._state,
