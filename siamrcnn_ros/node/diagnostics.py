@@ -171,7 +171,7 @@ def _fmt(value: float | None, scale: float = 1.0, digits: int = 1) -> str:
 
 
 def diagnostic_status(snapshot: HealthSnapshot, *, name: str, state: str, device: str, targets: int,
-                      device_warning: str = '', no_image_after_s: float | None = None) -> DiagnosticStatus:
+                      device_warning: str = '', no_image_for_s: float | None = None) -> DiagnosticStatus:
     """One ``DiagnosticStatus`` for the node.
 
     Args:
@@ -181,16 +181,14 @@ def diagnostic_status(snapshot: HealthSnapshot, *, name: str, state: str, device
         device: the device the model actually runs on (``cpu``, ``cuda:0``; ``''`` before configure).
         targets: targets tracked now.
         device_warning: why the device differs from the request (CUDA -> CPU fallback); makes the level WARN.
-        no_image_after_s: when active, the no-image warning threshold; WARN when exceeded.
+        no_image_for_s: set while active and no image came for longer than the warning threshold: seconds since
+            the last image (or activation); makes the level WARN.
     """
     warnings = []
     if device_warning:
         warnings.append(device_warning)
-    if state == 'active' and no_image_after_s is not None:
-        since = snapshot.seconds_since_image
-        if since is None or since > no_image_after_s:
-            warnings.append('no image received' + ('' if since is None else f' for {since:.0f} s')
-                            + ': check the image topic remapping and its QoS')
+    if no_image_for_s is not None:
+        warnings.append(f'no image received for {no_image_for_s:.0f} s: check the image topic remapping and its QoS')
     if snapshot.recent_problems:
         warnings.append(f'{snapshot.recent_problems} inputs rejected or failed in the last {RECENT_S:.0f} s '
                         f'(last: {snapshot.last_problem})')

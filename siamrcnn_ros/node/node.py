@@ -331,22 +331,24 @@ class SiamRCNNNode(LifecycleNode):
     # --- reporting --------------------------------------------------------------------------------------
 
     def _on_timer(self) -> None:
+        """Publishes /diagnostics; while active, warns when no image has come for ``no_image_warning_s``."""
         now = time.monotonic()
         settings = self._settings
         snapshot = self._health.snapshot(now)
+        no_image_for = None
         if self._state == 'active' and settings is not None:
-            since = snapshot.seconds_since_image if snapshot.seconds_since_image is not None \
-                else now - self._waiting_since
-            if since > settings.no_image_warning_s:
+            waiting = snapshot.seconds_since_image
+            waiting = now - self._waiting_since if waiting is None else waiting
+            if waiting > settings.no_image_warning_s:
+                no_image_for = waiting
                 publishers = self.get_publishers_info_by_topic(self._image_topic)
-                self._problem.log('no_image', no_image_message(self._image_topic, since, settings.image_qos,
+                self._problem.log('no_image', no_image_message(self._image_topic, waiting, settings.image_qos,
                                                                publishers), every_s=settings.no_image_warning_s)
         session = self._session
         status = diagnostic_status(
             snapshot, name=f'{self.get_fully_qualified_name()}: tracker', state=self._state,
             device=self._host.device_text, targets=len(session.target_ids) if session is not None else 0,
-            device_warning=self._host.device_warning,
-            no_image_after_s=settings.no_image_warning_s if settings is not None else None)
+            device_warning=self._host.device_warning, no_image_for_s=no_image_for)
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(array)
