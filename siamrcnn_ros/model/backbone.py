@@ -9,8 +9,10 @@ their COCO checkpoints load without renaming (``detector_weights.py``).
 Feature maps, for an input ``[B, 3, H, W]`` (H, W multiples of 32):
 
 * ResNet: ``'0'..'3'`` = P2-P5 (strides 4, 8, 16, 32) and ``'pool'`` = P6 (stride 64);
-* MobileNetV3-Large: ``'0'``, ``'1'`` = the last two stages (strides 16, 32) and ``'pool'`` (stride 64),
-  as in torchvision's ``fasterrcnn_mobilenet_v3_large_fpn``.
+* MobileNetV3-Large: ``'0'``, ``'1'`` = the last two stages, both of stride 32 (the last inverted
+  residual block and the final 1x1 conv), and ``'pool'`` (stride 64), as in torchvision's
+  ``fasterrcnn_mobilenet_v3_large_fpn``. With equal strides, RoIAlign's level mapping sends every
+  box to ``'0'``, as in torchvision's detector.
 
 Every map has ``out_channels`` channels. The RPN uses all of them, RoIAlign all but ``'pool'``.
 """

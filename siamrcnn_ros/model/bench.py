@@ -185,9 +185,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--detector-weights', default=None,
                         help='torchvision Faster R-CNN checkpoint (.pth or weights name) for backbone + RPN')
     parser.add_argument('--checkpoint', type=Path, default=None, help='a siamrcnn_ros safetensors checkpoint')
+    parser.add_argument('--threads', type=int, default=None,
+                        help="CPU threads for torch (torch.set_num_threads); default: torch's own choice")
     parser.add_argument('--json', type=Path, default=None, help='also write the JSON result to this file')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     args = parser.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        parser.error(f'--threads must be >= 1, got {args.threads}')
     if args.iterations < 1 or args.warmup < 0 or args.tracklets < 0:
         parser.error(f'need --iterations >= 1, --warmup >= 0, --tracklets >= 0, got {args.iterations}, '
                      f'{args.warmup}, {args.tracklets}')
@@ -196,6 +200,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     try:
         image, source = (read_frame(args.image), str(args.image)) if args.image else sample_frame()
         model = build_model(args.preset, checkpoint=args.checkpoint, detector_weights=args.detector_weights,

@@ -8,7 +8,10 @@ only ``FrameFeatures.proposals`` is in resized-image pixels, the frame the featu
 Every public method runs under ``torch.inference_mode()``, and on CUDA under autocast (bf16 by
 default, ``precision`` chooses). On the CPU the same code runs in float32. Outputs are float32 on
 the model's device. Host syncs on CUDA come only from data-dependent sizes: the RPN's filtering
-and NMS, RoIAlign's per-level box selection, the final NMS, and the spatial gate of pair scoring.
+and NMS, RoIAlign's per-level box selection (torchvision's ``MultiScaleRoIAlign``), the final NMS,
+and the spatial gate of pair scoring. Counted with ``torch.cuda.set_sync_debug_mode`` on an H100,
+``demo`` preset: 7 in ``extract``, 15 in ``redetect`` (8 of them RoIAlign's, 2 per pooling of the
+cascade's 3 stages and the final boxes), 2 in ``pair_scores``.
 """
 from __future__ import annotations
 
