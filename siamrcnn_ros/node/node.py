@@ -134,6 +134,9 @@ class SiamRCNNNode(LifecycleNode):
         self._services_made = [self.create_service(SetTarget, '~/set_target', self._targets.on_set_target),
                                self.create_service(ClearTarget, '~/clear_target', self._targets.on_clear_target)]
         self._transformer = PointTransformer(self)
+        if not self._transformer.available:
+            self.get_logger().info('tf2 is not installed: /clicked_point is accepted only in the camera frame '
+                                   '(the frame_id of camera_info)')
         self._set_state('inactive')
         self.get_logger().info(f'configured: preset {model.preset!r}, device {self._host.device_text} '
                                f'(requested {model.device!r}), image conversion by {IMAGE_BACKEND}')
