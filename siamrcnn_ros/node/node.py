@@ -133,7 +133,8 @@ class SiamRCNNNode(LifecycleNode):
                 self.create_lifecycle_publisher(self._vision.detection_array, '~/detections', reliable_qos()))
         self._services_made = [self.create_service(SetTarget, '~/set_target', self._targets.on_set_target),
                                self.create_service(ClearTarget, '~/clear_target', self._targets.on_clear_target)]
-        self._transformer = PointTransformer(self)
+        if self._transformer is None:  # once: its TF listener subscribes for the node's lifetime
+            self._transformer = PointTransformer(self)
         if not self._transformer.available:
             self.get_logger().info('tf2 is not installed: /clicked_point is accepted only in the camera frame '
                                    '(the frame_id of camera_info)')
