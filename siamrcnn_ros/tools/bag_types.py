@@ -5,12 +5,18 @@ inside are CDR as rclpy serialises them, so messages are decoded and encoded wit
 into the same message classes the node uses. ``rosbags`` itself needs the type definitions only to record
 them in the bag (the schema that ``ros2 bag``, Foxglove and other readers use), so our ``.msg`` files are
 registered into its typestore here.
+
+Bytes: rclpy's serializer leaves the alignment padding between fields as it finds it in memory, so the
+same message serialised by two runs of a program differs in those bytes (seen with the Kilted pip wheels).
+``cdr_bytes`` re-encodes through ``rosbags``, which writes zeros there: equal messages, equal bags.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
+from rclpy.serialization import serialize_message
 from rosbags.rosbag2 import StoragePlugin
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
@@ -63,3 +69,15 @@ def bag_storage(path: Path) -> str:
         raise ValueError(f'{path} is not a rosbag2 bag with one storage: expected .mcap or .db3 files, found '
                          f'{", ".join(p.name for p in files) or "nothing"}')
     return found.pop()
+
+
+def cdr_bytes(msg: Any, msgtype: str, typestore: Typestore) -> bytes:
+    """An rclpy message as CDR bytes (what a subscriber receives), with zeroed padding (module docstring).
+
+    Args:
+        msg: the rclpy message.
+        msgtype: its type, ``'pkg/msg/Type'``, known to ``typestore``.
+        typestore: e.g. ``typestore_with_package_types()``.
+    """
+    decoded = typestore.deserialize_cdr(serialize_message(msg), msgtype)
+    return bytes(typestore.serialize_cdr(decoded, msgtype))

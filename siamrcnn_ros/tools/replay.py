@@ -30,32 +30,19 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from rclpy.serialization import serialize_message
+from rclpy.serialization import deserialize_message
 from rosbags.rosbag2 import Reader, ReaderError, Writer, WriterError
 from tqdm import tqdm
 
 from siamrcnn_ros.boxes import xywh_to_xyxy
 from siamrcnn_ros.msg import Track
-from siamrcnn_ros.node.conversions import InvalidBoxError, stamp_to_ns
-from siamrcnn_ros.node.frame_buffer import Frame, FrameBuffer
-from siamrcnn_ros.node.images import InvalidImageError, image_msg_to_rgb
-from siamrcnn_ros.node.outputs import debug_image, frame_track_array, frame_tracks
+from siamrcnn_ros.node.outputs import debug_image
 from siamrcnn_ros.node.parameters import NodeSettings
-from siamrcnn_ros.node.session import TargetLimitError, TrackingSession
-from siamrcnn_ros.tools.bag_types import STORAGES, bag_storage, typestore_with_package_types
+from siamrcnn_ros.tools import replay_inputs as inputs
+from siamrcnn_ros.tools.bag_types import STORAGES, bag_storage, cdr_bytes, typestore_with_package_types
 from siamrcnn_ros.tools.common import add_tracker_arguments
-from siamrcnn_ros.tools.replay_inputs import (
-    IMAGE_TYPES,
-    TARGET_TYPE,
-    BagTarget,
-    ImageIndex,
-    describe_topics,
-    index_images,
-    pick_topic,
-    read_messages,
-    read_targets,
-    schedule_targets,
-)
+from siamrcnn_ros.tools.replay_inputs import BagTarget, ImageIndex
+from siamrcnn_ros.tools.replay_stream import Problems, ReplayStream
 from siamrcnn_ros.tools.track import parse_box
 from siamrcnn_ros.tracking.tracker import TrackerSettings
 
@@ -64,10 +51,6 @@ TRACK_ARRAY_TYPE = 'siamrcnn_ros/msg/TrackArray'
 DEFAULT_NAMESPACE = '/siamrcnn_node'
 """Output topics are ``<namespace>/track`` and ``<namespace>/tracks``: the node's ``~/track`` and ``~/tracks``
 under its default name, so a replayed bag and a recording of the live node look alike to consumers."""
-MAX_WARNINGS = 20
-"""Problem lines printed per kind (each one is counted in the summary all the same)."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='siamrcnn-replay', description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -106,20 +89,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     add_tracker_arguments(parser)
     return parser
-
-
-class Problems:
-    """Counts problems by kind and prints the first ``MAX_WARNINGS`` of each kind (the session's ``problem``)."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-
-    def __call__(self, kind: str, message: str) -> None:
-        self.counts[kind] += 1
-        if self.counts[kind] <= MAX_WARNINGS:
-            tqdm.write(f'siamrcnn-replay: warning: {message}', file=sys.stderr)
-            if self.counts[kind] == MAX_WARNINGS:
-                tqdm.write(f'siamrcnn-replay: (further {kind} problems are only counted)', file=sys.stderr)
 
 
 class VideoOutput:
@@ -206,25 +175,25 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     storage = args.storage or bag_storage(bag)  # checks that it is a bag before rosbags does
     with Reader(bag) as reader:
         topics = reader.topics
-        image_topic = pick_topic(topics, args.image_topic, tuple(IMAGE_TYPES), '--image-topic')
+        image_topic = inputs.pick_topic(topics, args.image_topic, tuple(inputs.IMAGE_TYPES), '--image-topic')
         if image_topic is None:
-            raise ValueError(f'the bag has no image topic ({" or ".join(IMAGE_TYPES)}); its topics: '
-                             f'{describe_topics(topics)}')
-        images = index_images(reader, image_topic)
+            raise ValueError(f'the bag has no image topic ({" or ".join(inputs.IMAGE_TYPES)}); its topics: '
+                             f'{inputs.describe_topics(topics)}')
+        images = inputs.index_images(reader, image_topic)
         if len(images) == 0:
             raise ValueError(f'{image_topic} has no messages')
         if args.box is not None:
             targets, target_source = command_line_targets(args, images), '--box'
         else:
-            target_topic = pick_topic(topics, args.target_topic, (TARGET_TYPE,), '--target-topic')
+            target_topic = inputs.pick_topic(topics, args.target_topic, (inputs.TARGET_TYPE,), '--target-topic')
             if target_topic is None:
-                raise ValueError(f'no target: the bag has no {TARGET_TYPE} topic; give the box with --box x,y,w,h '
-                                 f'(first image) and --box-at STAMP_NS (another image)')
-            targets, target_source = read_targets(reader, target_topic), target_topic
+                raise ValueError(f'no target: the bag has no {inputs.TARGET_TYPE} topic; give the box with '
+                                 f'--box x,y,w,h (first image) and --box-at STAMP_NS (another image)')
+            targets, target_source = inputs.read_targets(reader, target_topic), target_topic
             if not targets:
                 raise ValueError(f'{target_topic} has no messages: give the box with --box x,y,w,h')
         output = prepare_output(args)
-        counts = replay(args, reader, image_topic, images, schedule_targets(images, targets), output, storage)
+        counts = replay(args, reader, image_topic, images, inputs.schedule_targets(images, targets), output, storage)
     counts.update(bag=str(bag), image_topic=image_topic, targets=target_source, output=str(output),
                   storage=storage, video=args.video)
     return counts
@@ -234,62 +203,36 @@ def replay(args: argparse.Namespace, reader: Reader, image_topic: str, images: I
            schedule: dict[int, list[BagTarget]], output: Path, storage: str) -> dict[str, object]:
     """Tracks every image of ``image_topic`` and writes the outputs; returns the counts for the summary."""
     problems = Problems()
-    max_pixels = NodeSettings().max_image_pixels
-    model = build_model(args)
-    frames = FrameBuffer(1)  # every target is scheduled onto the frame being processed (replay_inputs)
-    session = TrackingSession(model, TrackerSettings(variant=args.variant), args.max_targets, frames, problems)
+    stream = ReplayStream(build_model(args), TrackerSettings(variant=args.variant), args.max_targets,
+                          NodeSettings().max_image_pixels, problems, record_latency=args.record_latency)
+    image_class = inputs.message_class(reader.topics[image_topic].msgtype)
     typestore = typestore_with_package_types()
     namespace = '/' + args.namespace.strip('/') if args.namespace.strip('/') else ''
     video = VideoOutput(args.video, args.video_fps or video_fps(images)) if args.video else None
     states: Counter[int] = Counter()
     processed, track_time = 0, 0.0
-    last_stamp, last_size, frame_index = None, None, 0
     with Writer(output, version=args.bag_version, storage_plugin=STORAGES[storage]) as writer:
         track_out = writer.add_connection(f'{namespace}/track', TRACK_TYPE, typestore=typestore)
         array_out = writer.add_connection(f'{namespace}/tracks', TRACK_ARRAY_TYPE, typestore=typestore)
         image_out = _copy_connection(writer, reader, image_topic, typestore) if args.copy_images else None
-        messages = tqdm(read_messages(reader, image_topic), total=len(images), unit='image', desc='replay',
+        messages = tqdm(inputs.read_raw(reader, image_topic), total=len(images), unit='image', desc='replay',
                         disable=args.no_progress)
-        for index, (time_ns, msg) in enumerate(messages):
+        for index, (time_ns, raw) in enumerate(messages):
             if image_out is not None:
-                writer.write(image_out, time_ns, serialize_message(msg))
+                writer.write(image_out, time_ns, raw)
             start = time.monotonic()
-            try:
-                rgb = image_msg_to_rgb(msg, max_pixels)
-            except InvalidImageError as error:
-                problems(error.kind, f'image {index} (stamp {stamp_to_ns(msg.header.stamp)} ns) skipped: {error}')
+            result = stream.process(deserialize_message(raw, image_class), schedule.get(index, ()),
+                                    name=f'image {index}')
+            if result is None:
                 continue
-            stamp, size = stamp_to_ns(msg.header.stamp), rgb.shape[:2]
-            reason = None
-            if last_stamp is not None and stamp < last_stamp:
-                reason = 'stamp_backwards', f'image {index}: stamp jumped back from {last_stamp} to {stamp} ns'
-            elif last_size is not None and size != last_size:
-                reason = 'resolution_change', f'image {index}: size changed from {last_size} to {size}'
-            if reason is not None:  # as the node does: a new stream, the targets must be set again
-                cleared = session.reset()
-                frames.clear()
-                frame_index = 0
-                problems(reason[0], f'{reason[1]}: targets {cleared or "(none)"} cleared')
-            last_stamp, last_size = stamp, size
-            frame = Frame(stamp, rgb, msg.header, start, frame_index)
-            frame_index += 1
-            frames.push(frame)
-            for target in schedule.get(index, []):
-                try:
-                    session.request_box(target.target_id, target.box, 0)  # 0: this frame, the newest
-                except (InvalidBoxError, TargetLimitError) as error:
-                    problems(error.kind, f'target request {target} refused: {error}')
-            outcome = session.process(frame)
-            latency = time.monotonic() - start if args.record_latency else 0.0
-            tracks = frame_tracks(outcome, session.start_stamp_ns, latency)
-            for track in tracks:
-                writer.write(track_out, time_ns, serialize_message(track))
+            for track in result.tracks:
+                writer.write(track_out, time_ns, cdr_bytes(track, TRACK_TYPE, typestore))
                 states[track.state] += 1
-            writer.write(array_out, time_ns, serialize_message(frame_track_array(outcome, tracks)))
+            writer.write(array_out, time_ns, cdr_bytes(result.array, TRACK_ARRAY_TYPE, typestore))
             track_time += time.monotonic() - start
             processed += 1
             if video is not None:
-                video.write(debug_image(outcome, None))
+                video.write(debug_image(result.outcome, None))
     if video is not None:
         video.close()
     return {'images': len(images), 'processed': processed, 'tracks': sum(states.values()),

@@ -97,12 +97,22 @@ def pick_topic(topics: Mapping[str, TopicInfo], wanted: str | None, types: Seque
     return candidates[0] if candidates else None
 
 
+def message_class(msgtype: str) -> type:
+    """The rclpy class of an image or target message type (``'pkg/msg/Type'``)."""
+    return TargetRequest if msgtype == TARGET_TYPE else IMAGE_TYPES[msgtype]
+
+
+def read_raw(reader: Reader, topic: str) -> Iterator[tuple[int, bytes]]:
+    """``(bag time ns, CDR bytes)`` of one topic, in bag order."""
+    for _connection, time_ns, raw in reader.messages(reader.topics[topic].connections):
+        yield time_ns, bytes(raw)
+
+
 def read_messages(reader: Reader, topic: str) -> Iterator[tuple[int, object]]:
     """``(bag time ns, rclpy message)`` of one topic, in bag order (decoded by rclpy, as a subscriber would)."""
-    info = reader.topics[topic]
-    cls = TargetRequest if info.msgtype == TARGET_TYPE else IMAGE_TYPES[info.msgtype]
-    for _connection, time_ns, raw in reader.messages(info.connections):
-        yield time_ns, deserialize_message(bytes(raw), cls)
+    cls = message_class(reader.topics[topic].msgtype)
+    for time_ns, raw in read_raw(reader, topic):
+        yield time_ns, deserialize_message(raw, cls)
 
 
 def index_images(reader: Reader, topic: str) -> ImageIndex:
