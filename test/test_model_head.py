@@ -85,10 +85,11 @@ def test_reference_broadcast_equals_repeated_reference(head_type: str) -> None:
     with torch.no_grad():
         broadcast = head.stages[1](reference, roi)
         repeated = head.stages[1](reference.repeat(4, 1, 1, 1), roi)
-        assert torch.equal(head.target_probability(reference, roi),
-                           head.target_probability(reference.repeat(4, 1, 1, 1), roi))
-    assert torch.equal(broadcast[0], repeated[0])
-    assert torch.equal(broadcast[1], repeated[1])
+        # One template for all RoIs takes the split conv_reduce path: same arithmetic, other rounding.
+        torch.testing.assert_close(head.target_probability(reference, roi),
+                                   head.target_probability(reference.repeat(4, 1, 1, 1), roi), rtol=0, atol=1e-6)
+    torch.testing.assert_close(broadcast[0], repeated[0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(broadcast[1], repeated[1], rtol=1e-5, atol=1e-6)
 
 
 def test_stage_rejects_mismatched_shapes() -> None:
