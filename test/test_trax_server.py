@@ -16,7 +16,8 @@ import pytest
 from video_frames import bikes_frames
 
 trax = pytest.importorskip('trax', reason='vot-trax is a requirement of the project (requirements/base.txt)')
-from trax import Client, FileImage, ImageChannel, Polygon, Rectangle  # noqa: E402
+from trax import FileImage, ImageChannel, Polygon, Rectangle  # noqa: E402
+from trax.client import Client  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -38,13 +39,16 @@ def run_session(frame_files: list[Path], objects: list, tmp_path: Path) -> list[
     command = [sys.executable, '-m', 'siamrcnn_ros.tools.trax_server', '--preset', 'demo', '--device', 'cpu']
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, bufsize=0)
     try:
-        client = Client(stream=(process.stdin.fileno(), process.stdout.fileno()), timeout=120)
+        # vot-trax 4.0.2's client fails with log=False (None passed where ctypes wants a callback): keep the log.
+        protocol_log: list[str] = []
+        client = Client(stream=(process.stdin.fileno(), process.stdout.fileno()), timeout=120,
+                        log=protocol_log.append)
         replies = []
         images = {ImageChannel.COLOR: FileImage.create(str(frame_files[0]))}
         state, _ = client.initialize(images, [(region, {}) for region in objects], {})
         replies.append(state)
         for path in frame_files[1:]:
-            state, _ = client.frame({ImageChannel.COLOR: FileImage.create(str(path))})
+            state, _ = client.frame({ImageChannel.COLOR: FileImage.create(str(path))}, {}, [])
             replies.append(state)
         client.quit()
         process.wait(timeout=60)
