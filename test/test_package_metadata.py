@@ -27,6 +27,7 @@ DEPENDENCY_OF_MODULE: dict[str, tuple[str, str | None]] = {
     'safetensors': ('python3-safetensors-pip', 'safetensors'),
     'rosbags': ('python3-rosbags-pip', 'rosbags'),
     'trax': ('python3-vot-trax-pip', 'vot-trax'),
+    'tensorboard': ('python3-tensorboard-pip', 'tensorboard'),
     'rclpy': ('rclpy', None),
     'builtin_interfaces': ('builtin_interfaces', None),
     'std_msgs': ('std_msgs', None),
