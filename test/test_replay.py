@@ -24,6 +24,7 @@ from siamrcnn_ros.msg import Box, TargetRequest, Track, TrackArray  # noqa: E402
 from siamrcnn_ros.node.conversions import ns_to_stamp, stamp_to_ns  # noqa: E402
 from siamrcnn_ros.tools.bag_types import STORAGES, typestore_with_package_types  # noqa: E402
 from siamrcnn_ros.tools.replay_inputs import BagTarget, ImageIndex, schedule_targets  # noqa: E402
+from siamrcnn_ros.tools.replay_stream import Problems, ReplayStream  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -198,6 +199,43 @@ def test_schedule_targets_picks_the_nearest_stamp_or_the_newest_image() -> None:
     assert {index: [t.target_id for t in ts] for index, ts in schedule.items()} == {3: [1], 2: [2], 1: [3], 0: [4]}
     with pytest.raises(ValueError, match='no images'):
         schedule_targets(ImageIndex(np.array([], dtype=np.int64), np.array([], dtype=np.int64)), targets)
+
+
+def test_stream_skips_bad_images_and_resets_like_the_node() -> None:
+    import torch
+
+    from siamrcnn_ros.model import build_model
+    from siamrcnn_ros.tracking.tracker import TrackerSettings
+
+    torch.manual_seed(0)
+    problems = Problems()
+    stream = ReplayStream(build_model('demo', device='cpu'), TrackerSettings(), 4, 10**7, problems)
+    frames = bikes_frames(3)
+    first = stream.process(image_msg(frames[0], 0, 'rgb8'), [BagTarget(0, 0, 0, np.array(TARGET_XYXY))])
+    assert [(t.target_id, t.state) for t in first.tracks] == [(1, Track.STATE_TRACKING)]  # id 0 -> the lowest free
+
+    bad = image_msg(frames[1], 1, 'rgb8')
+    bad.encoding = '32FC1'
+    assert stream.process(bad) is None
+    assert problems.counts == {'encoding': 1}
+    second = stream.process(image_msg(frames[1], 1, 'rgb8'))
+    assert [t.target_id for t in second.tracks] == [1]
+    assert stamp_to_ns(second.array.header.stamp) == image_stamps()[1]
+
+    # A looped bag: the stamp goes back, the stream restarts and the target is reported IDLE once.
+    looped = stream.process(image_msg(frames[2], 0, 'rgb8'))
+    assert problems.counts['stamp_backwards'] == 1
+    assert [(t.target_id, t.state) for t in looped.tracks] == [(1, Track.STATE_IDLE)]
+    assert list(looped.array.tracks) == []
+
+    # Another camera mode: a reset again; a box outside the new image is refused, a good one starts.
+    small = cv2.resize(frames[2], (320, 136), interpolation=cv2.INTER_AREA)
+    targets = [BagTarget(0, 0, 2, np.array([400.0, 10.0, 500.0, 100.0])),
+               BagTarget(0, 0, 3, np.array([10.0, 10.0, 60.0, 90.0]))]
+    resized = stream.process(image_msg(small, 1, 'rgb8'), targets)
+    assert problems.counts['resolution_change'] == 1
+    assert problems.counts['box'] == 1
+    assert [(t.target_id, t.state) for t in resized.tracks] == [(3, Track.STATE_TRACKING)]
 
 
 def test_missing_bag_exits_non_zero_with_a_reason(tmp_path: Path) -> None:
