@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from siamrcnn_ros.datasets.index_masks import read_index_mask
+from siamrcnn_ros.datasets.index_masks import boxes_from_index_mask, mask_file_boxes, read_index_mask
 from siamrcnn_ros.datasets.videos import TRAINING_DATASETS, AnnotatedVideo, read_training_videos
 
 WIDTH, HEIGHT = 32, 24
@@ -285,10 +285,21 @@ def test_youtube_vos_malformed_meta_and_missing_frames(tmp_path: Path) -> None:
         read_training_videos(tmp_path, 'youtube_vos')
 
 
-def test_index_masks_from_grayscale_and_refused_colour_png(tmp_path: Path) -> None:
+def test_index_masks_from_grayscale_shared_palette_colours_and_refused_colour_png(tmp_path: Path) -> None:
     values = np.arange(WIDTH * HEIGHT, dtype=np.uint8).reshape(HEIGHT, WIDTH) % 7  # [H, W]
     cv2.imwrite(str(tmp_path / 'gray.png'), values)
     np.testing.assert_array_equal(read_index_mask(tmp_path / 'gray.png'), values)
+    assert_boxes(mask_file_boxes(tmp_path / 'gray.png', (6, 9)), [[0, 0, WIDTH, HEIGHT], NAN4])  # 6 in every row
+    shared = np.zeros((HEIGHT, WIDTH), np.uint8)
+    shared[1:3, 4:6] = 1
+    shared[5:9, 2:3] = 3
+    image = Image.fromarray(shared, mode='P')
+    image.putpalette([0, 0, 0, 200, 10, 10, 0, 200, 0, 200, 10, 10])  # index 3 has index 1's colour
+    image.save(tmp_path / 'shared.png')
+    np.testing.assert_array_equal(read_index_mask(tmp_path / 'shared.png'), np.where(shared > 0, 1, 0))
+    for boxes in (mask_file_boxes(tmp_path / 'shared.png', (1, 3)),
+                  boxes_from_index_mask(read_index_mask(tmp_path / 'shared.png'), (1, 3))):
+        assert_boxes(boxes, [[2, 1, 6, 9], NAN4])  # the shared colour reads as the lower index
     cv2.imwrite(str(tmp_path / 'colour.png'), np.zeros((4, 4, 3), np.uint8))
     with pytest.raises(ValueError, match=r'colour\.png: PNG colour type 2'):
         read_index_mask(tmp_path / 'colour.png')
