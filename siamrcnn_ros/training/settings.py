@@ -1,0 +1,359 @@
+"""Settings of one training run (SPEC §4): nested frozen dataclasses, read from a YAML file.
+
+One YAML file per run (pytracking's ``train_settings``): every section is optional and every key
+has its default here, the only place a default lives. Unknown keys are refused with their dotted
+names, so a typo never silently trains with a default. Per-stage tuples (loss weights, RoI
+sampling) need one entry per cascade stage of the model; ``trainer.py`` checks that against the
+model config.
+
+Example (``tiny.yaml``)::
+
+    model: {preset: demo, overrides: {transform.min_size: 128, transform.max_size: 192}}
+    datasets: [{reader: synthetic, root: data/synthetic, split: train}]
+    steps: 200
+    batch_size: 2
+    optimizer: {name: sgd, lr: 0.01}
+    output_dir: runs/tiny
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+PHASES = ('head', 'detector')
+OPTIMIZERS = ('sgd', 'adamw')
+SCHEDULES = ('constant', 'step', 'cosine')
+BOX_LOSSES = ('smooth_l1', 'l1')
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The network to train.
+
+    Attributes:
+        preset: a model preset name (``siamrcnn_ros.model.PRESETS``).
+        overrides: dotted model-config fields replaced in the preset, e.g. ``{'transform.min_size': 256}``.
+        init_checkpoint: one of our checkpoints (e.g. the result of a ``detector`` phase) to start from;
+            its config must equal the preset with the overrides.
+        detector_weights: a torchvision Faster R-CNN checkpoint for backbone + FPN + RPN (COCO weights),
+            loaded after ``init_checkpoint``.
+    """
+
+    preset: str = 'demo'
+    overrides: dict[str, Any] = field(default_factory=dict)
+    init_checkpoint: str | None = None
+    detector_weights: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One training dataset, read by ``siamrcnn_ros.datasets.videos.read_training_videos``.
+
+    Attributes:
+        reader: the layout (``'synthetic'``, ``'got10k'``, ``'lasot'``, ``'trackingnet'``,
+            ``'imagenet_vid'``, ``'youtube_vos'``, ``'coco'``).
+        root: its folder; relative paths are relative to the YAML file's folder.
+        split: the split to read, or None for the reader's default.
+        weight: relative probability of drawing a pair from this dataset.
+    """
+
+    reader: str
+    root: str
+    split: str | None = None
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.weight > 0:
+            raise ValueError(f'dataset weight must be > 0, got {self.weight} for {self.root!r}')
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    """Optimizer of the trained parameters.
+
+    Attributes:
+        name: ``'sgd'`` (with momentum) or ``'adamw'``.
+        lr: base learning rate.
+        momentum: SGD momentum (ignored by AdamW).
+        weight_decay: L2 (SGD) or decoupled (AdamW) weight decay.
+        betas: AdamW's betas.
+        grad_clip_norm: clip the global gradient norm to this; 0 = no clipping.
+    """
+
+    name: str = 'sgd'
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    grad_clip_norm: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.name not in OPTIMIZERS:
+            raise ValueError(f'optimizer.name must be one of {OPTIMIZERS}, got {self.name!r}')
+        if not self.lr > 0:
+            raise ValueError(f'optimizer.lr must be > 0, got {self.lr}')
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """Learning rate over the steps: a linear warm-up, then constant, step decay or cosine.
+
+    Attributes:
+        kind: ``'constant'``, ``'step'`` or ``'cosine'``.
+        warmup_steps: steps of linear warm-up from ``warmup_factor * lr`` to ``lr``.
+        warmup_factor: the fraction of ``lr`` at step 0.
+        milestones: for ``'step'``: fractions of the total steps where the lr is multiplied by ``gamma``.
+        gamma: the factor of each milestone.
+        min_lr_factor: for ``'cosine'``: the lr at the last step as a fraction of ``lr``.
+    """
+
+    kind: str = 'step'
+    warmup_steps: int = 100
+    warmup_factor: float = 0.1
+    milestones: tuple[float, ...] = (0.7, 0.9)
+    gamma: float = 0.1
+    min_lr_factor: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in SCHEDULES:
+            raise ValueError(f'schedule.kind must be one of {SCHEDULES}, got {self.kind!r}')
+        if self.warmup_steps < 0:
+            raise ValueError(f'schedule.warmup_steps must be >= 0, got {self.warmup_steps}')
+
+
+@dataclass(frozen=True)
+class PairSettings:
+    """Reference / target pairs (SPEC §4).
+
+    Attributes:
+        max_frame_gap: the target frame is at most this many frames before or after the reference.
+    """
+
+    max_frame_gap: int = 100
+
+    def __post_init__(self) -> None:
+        if self.max_frame_gap < 0:
+            raise ValueError(f'pairs.max_frame_gap must be >= 0, got {self.max_frame_gap}')
+
+
+@dataclass(frozen=True)
+class AugmentSettings:
+    """Augmentations (SPEC §4: motion blur, grayscale, gamma, flip, scale), drawn per image.
+
+    Attributes:
+        motion_blur_prob: probability of a linear motion blur.
+        motion_blur_max_kernel: longest blur kernel, pixels of the resized image (odd lengths 3..this).
+        grayscale_prob: probability of turning the image gray (3 equal channels).
+        gamma_prob: probability of a gamma change.
+        gamma_range: gamma drawn log-uniformly in this range.
+        flip_prob: probability of a horizontal flip.
+        scale_range: the short edge is drawn uniformly in ``scale_range * transform.min_size`` (and the long
+            edge capped at the same multiple of ``transform.max_size``); ``(0.8, 1.0)`` is the paper's
+            [640, 800] for an 800-pixel preset.
+    """
+
+    motion_blur_prob: float = 0.1
+    motion_blur_max_kernel: int = 9
+    grayscale_prob: float = 0.1
+    gamma_prob: float = 0.3
+    gamma_range: tuple[float, float] = (0.7, 1.5)
+    flip_prob: float = 0.5
+    scale_range: tuple[float, float] = (0.8, 1.0)
+
+    def __post_init__(self) -> None:
+        for name in ('motion_blur_prob', 'grayscale_prob', 'gamma_prob', 'flip_prob'):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise ValueError(f'augment.{name} must be in [0, 1], got {value}')
+        low, high = self.scale_range
+        if not 0 < low <= high:
+            raise ValueError(f'augment.scale_range must satisfy 0 < low <= high, got {self.scale_range}')
+        if not 0 < self.gamma_range[0] <= self.gamma_range[1]:
+            raise ValueError(f'augment.gamma_range must satisfy 0 < low <= high, got {self.gamma_range}')
+
+
+@dataclass(frozen=True)
+class RoISamplingSettings:
+    """Which RoIs of the target frame each cascade stage is trained on (SPEC §4).
+
+    The candidates are the RPN proposals of the target frame plus every visible object's ground-truth
+    box and ``gt_jitter_count`` jittered copies of each. Stage 0 samples ``batch_size_per_image[0]``
+    of them with at most ``positive_fractions[0]`` positives; those RoIs run through the cascade
+    (Cascade R-CNN), and stage k's loss is computed on a sample of the boxes it received, re-labelled
+    with its own IoU threshold, of at most ``batch_size_per_image[k]`` with at most
+    ``positive_fractions[k]`` positives. The default keeps every positive of the later stages: their
+    share grows as the regression improves the boxes, which is what Cascade R-CNN relies on.
+
+    Attributes:
+        batch_size_per_image: RoIs per target frame, one entry per cascade stage.
+        positive_fractions: largest fraction of positives among them, one entry per stage.
+        gt_jitter_count: jittered ground-truth boxes added to the candidates.
+        gt_jitter: largest jitter: centre shift as a fraction of width/height and log-scale change.
+    """
+
+    batch_size_per_image: tuple[int, ...] = (64, 64, 64)
+    positive_fractions: tuple[float, ...] = (0.25, 1.0, 1.0)
+    gt_jitter_count: int = 8
+    gt_jitter: float = 0.25
+
+    def __post_init__(self) -> None:
+        if len(self.batch_size_per_image) != len(self.positive_fractions) or not self.batch_size_per_image:
+            raise ValueError('roi_sampling.batch_size_per_image and positive_fractions need one entry per stage, '
+                             f'got {self.batch_size_per_image} and {self.positive_fractions}')
+        if any(n < 1 for n in self.batch_size_per_image):
+            raise ValueError(f'roi_sampling.batch_size_per_image must be >= 1, got {self.batch_size_per_image}')
+        if any(not 0 < p <= 1 for p in self.positive_fractions):
+            raise ValueError(f'roi_sampling.positive_fractions must be in (0, 1], got {self.positive_fractions}')
+
+
+@dataclass(frozen=True)
+class LossSettings:
+    """Weights of the cascade losses (SPEC §4); one entry per stage.
+
+    Attributes:
+        cls_weights: weight of ``loss_cls_stage{k}``.
+        box_weights: weight of ``loss_box_stage{k}``.
+        box_loss: ``'smooth_l1'`` or ``'l1'`` on the encoded deltas of the positives.
+        smooth_l1_beta: the smooth-L1 transition point (in encoded-delta units).
+        hard_negative_scale: weight of the extra (hard) negatives in the classification loss relative to the
+            sampled RoIs (SPEC §4: 0.12 in the reference); used only when they are given.
+    """
+
+    cls_weights: tuple[float, ...] = (1.0, 1.0, 1.0)
+    box_weights: tuple[float, ...] = (1.0, 1.0, 1.0)
+    box_loss: str = 'smooth_l1'
+    smooth_l1_beta: float = 1.0 / 9
+    hard_negative_scale: float = 0.12
+
+    def __post_init__(self) -> None:
+        if len(self.cls_weights) != len(self.box_weights) or not self.cls_weights:
+            raise ValueError(f'loss.cls_weights and box_weights need one entry per stage, got {self.cls_weights} '
+                             f'and {self.box_weights}')
+        if self.box_loss not in BOX_LOSSES:
+            raise ValueError(f'loss.box_loss must be one of {BOX_LOSSES}, got {self.box_loss!r}')
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """One training run.
+
+    Attributes:
+        phase: ``'head'`` (Siam R-CNN: backbone + RPN frozen, the re-detection head trained) or
+            ``'detector'`` (backbone + FPN + RPN trained as a class-agnostic proposal network on the
+            videos' boxes, for when no COCO weights are at hand).
+        steps: optimizer steps in total.
+        batch_size: pairs (head) or images (detector) per step.
+        seed: seeds the pair sampling, the augmentations, the model's initialisation and torch's RNG.
+        device: ``'auto'``, ``'cpu'``, ``'cuda'``, ``'cuda:N'``; on CUDA the forward runs under bf16 autocast.
+        checkpoint_interval: write a checkpoint every this many steps (and at the end).
+        log_interval: TensorBoard scalars every this many steps.
+        output_dir: checkpoints and TensorBoard logs go here; relative to the YAML file's folder.
+    """
+
+    model: ModelSettings = field(default_factory=ModelSettings)
+    datasets: tuple[DatasetSpec, ...] = ()
+    phase: str = 'head'
+    steps: int = 1000
+    batch_size: int = 2
+    optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    pairs: PairSettings = field(default_factory=PairSettings)
+    augment: AugmentSettings = field(default_factory=AugmentSettings)
+    roi_sampling: RoISamplingSettings = field(default_factory=RoISamplingSettings)
+    loss: LossSettings = field(default_factory=LossSettings)
+    seed: int = 0
+    device: str = 'auto'
+    checkpoint_interval: int = 500
+    log_interval: int = 10
+    output_dir: str = 'runs/train'
+
+    def __post_init__(self) -> None:
+        if self.phase not in PHASES:
+            raise ValueError(f'phase must be one of {PHASES}, got {self.phase!r}')
+        for name in ('steps', 'batch_size', 'checkpoint_interval', 'log_interval'):
+            if getattr(self, name) < 1:
+                raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-compatible nested dict (tuples become lists); ``from_dict`` inverts it."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
+        """Build from nested mappings; unknown keys raise ``ValueError`` naming them (dotted)."""
+        return _build(cls, data, 'training')
+
+
+def load_training_config(path: str | Path) -> TrainingConfig:
+    """Read a run's YAML file; dataset roots and the output folder are resolved against its folder.
+
+    Raises:
+        ValueError: the file is not a YAML mapping, has unknown keys (named) or invalid values.
+        FileNotFoundError: no such file.
+    """
+    path = Path(path)
+    with path.open(encoding='utf-8') as file:
+        try:
+            data = yaml.safe_load(file)
+        except yaml.YAMLError as error:
+            raise ValueError(f'{path}: not valid YAML: {error}') from error
+    if data is None:
+        data = {}
+    try:
+        config = TrainingConfig.from_dict(data)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f'{path}: {error}') from error
+    base = path.resolve().parent
+    datasets = tuple(dataclasses.replace(spec, root=str(base / spec.root)) for spec in config.datasets)
+    return dataclasses.replace(config, datasets=datasets, output_dir=str(base / config.output_dir))
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ValueError(f'{where} must be a mapping, got {type(data).__name__}: {data!r}')
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f'unknown key(s) in {where}: {", ".join(f"{where}.{key}" for key in unknown)}')
+    kwargs = {name: _convert(hints[name], value, f'{where}.{name}') for name, value in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as error:
+        raise ValueError(f'{where}: {error}') from error
+
+
+def _convert(hint: Any, value: Any, where: str) -> Any:
+    """Turn a YAML value into the annotated type: nested dataclasses, tuples, optional values."""
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        options = [arg for arg in get_args(hint) if arg is not type(None)]
+        return None if value is None else _convert(options[0], value, where)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ValueError(f'{where} must be a list, got {value!r}')
+        args = get_args(hint)
+        item_hint = args[0] if len(args) == 2 and args[1] is Ellipsis else None
+        if item_hint is None and len(args) != len(value):
+            raise ValueError(f'{where} must have {len(args)} entries, got {value!r}')
+        return tuple(_convert(item_hint if item_hint is not None else args[i], item, f'{where}[{i}]')
+                     for i, item in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f'{where} must be a mapping, got {value!r}')
+        return dict(value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and not isinstance(value, hint):
+        raise ValueError(f'{where} must be {hint.__name__}, got {value!r}')
+    if hint is int and isinstance(value, bool):
+        raise ValueError(f'{where} must be int, got {value!r}')
+    return value

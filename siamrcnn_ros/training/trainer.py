@@ -1,0 +1,252 @@
+"""The training loop (SPEC §4): pairs -> examples -> actor losses -> optimizer step, with checkpoints.
+
+``Trainer(config).run()`` trains ``config.steps`` optimizer steps of ``config.batch_size`` examples:
+
+* ``phase='head'``: the Siamese cascade head only; backbone, FPN and RPN stay frozen in eval mode
+  (SPEC §2: only the re-detection head is trained for tracking).
+* ``phase='detector'``: backbone, FPN and RPN, class-agnostic, with torchvision's RPN losses.
+
+Each step draws its pairs and augmentations from ``(seed, step, index)``; the learning rate is a
+function of the step; checkpoints hold the weights, the optimizer and the RNG states (``state.py``).
+So ``run(stop_at=N)`` followed by ``run(resume=True)`` gives the same weights as one uninterrupted run.
+On CUDA the forward passes run under bf16 autocast (no loss scaling needed); on the CPU in float32.
+
+Hard example mining (SPEC §4) plugs in through ``hard_negatives``: a callable giving, for a pair and
+the step, ``[E, C, P, P]`` RoI features of other videos' objects (or None), passed to the loss as
+extra negatives.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from siamrcnn_ros.model.checkpoints import load_checkpoint_into
+from siamrcnn_ros.model.config import ModelConfig, get_preset
+from siamrcnn_ros.model.siamrcnn import SiamRCNN, build_model
+from siamrcnn_ros.training.actors import detector_losses, head_losses
+from siamrcnn_ros.training.examples import example_rng, make_detection_example, make_pair_example, torch_generator
+from siamrcnn_ros.training.pairs import Pair, PairSampler
+from siamrcnn_ros.training.schedule import lr_factor
+from siamrcnn_ros.training.settings import TrainingConfig
+from siamrcnn_ros.training.state import (
+    CheckpointPaths,
+    checkpoint_paths,
+    latest_checkpoint,
+    load_training_state,
+    save_training_checkpoint,
+)
+
+HardNegatives = Callable[[Pair, int], Tensor | None]
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """What ``Trainer.run`` did.
+
+    Attributes:
+        start_step: the step it started at (0, or the resumed checkpoint's).
+        step: the number of completed steps at the end.
+        checkpoint: the model file of the last checkpoint written, or None.
+        history: per step run, the batch-mean losses (``'total'`` and each part) as floats.
+        seconds: wall time of the steps.
+    """
+
+    start_step: int
+    step: int
+    checkpoint: Path | None
+    history: list[dict[str, float]]
+    seconds: float
+
+
+def model_config_of(config: TrainingConfig) -> ModelConfig:
+    """The model config of a run: its preset with its overrides."""
+    preset = get_preset(config.model.preset)
+    return preset.with_overrides(config.model.overrides) if config.model.overrides else preset
+
+
+class Trainer:
+    """Trains a ``SiamRCNN`` as ``config`` says.
+
+    Args:
+        config: the run's settings.
+        datasets: one list of ``AnnotatedVideo`` per entry of ``config.datasets`` (same order); None reads
+            them with ``read_training_videos``. Given datasets without ``config.datasets`` get weight 1 each.
+        hard_negatives: optional provider of extra negative RoI features per pair (hard example mining).
+
+    Raises:
+        ValueError: inconsistent settings (e.g. per-stage tuples that do not match the head's stages).
+    """
+
+    def __init__(self, config: TrainingConfig, *, datasets: Sequence[Sequence[Any]] | None = None,
+                 hard_negatives: HardNegatives | None = None) -> None:
+        self.config = config
+        self.model_config = model_config_of(config)
+        stages = self.model_config.head.num_stages
+        for name, value in (('loss.cls_weights', config.loss.cls_weights),
+                            ('roi_sampling.batch_size_per_image', config.roi_sampling.batch_size_per_image)):
+            if len(value) != stages:
+                raise ValueError(f'{name} has {len(value)} entries but the model head has {stages} stages')
+        if datasets is None:
+            if not config.datasets:
+                raise ValueError('the config lists no datasets (datasets: [{reader: ..., root: ...}])')
+            from siamrcnn_ros.datasets.videos import read_training_videos
+            datasets = [read_training_videos(spec.root, spec.reader, spec.split) for spec in config.datasets]
+            weights = [spec.weight for spec in config.datasets]
+        elif config.datasets:
+            if len(config.datasets) != len(datasets):
+                raise ValueError(f'{len(datasets)} datasets given for {len(config.datasets)} in the config')
+            weights = [spec.weight for spec in config.datasets]
+        else:
+            weights = [1.0] * len(datasets)
+        self.sampler = PairSampler(datasets, weights, max_frame_gap=config.pairs.max_frame_gap, seed=config.seed)
+        self.hard_negatives = hard_negatives
+        # The model's random initialisation (the head, and everything in the detector phase) follows the seed.
+        torch.manual_seed(config.seed)
+        self.model: SiamRCNN = build_model(self.model_config, checkpoint=config.model.init_checkpoint,
+                                           detector_weights=config.model.detector_weights, device=config.device,
+                                           precision='bf16')
+        self._set_trainable()
+        parameters = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = self._build_optimizer(parameters)
+        self.step = 0
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.config.output_dir)
+
+    def run(self, *, resume: bool | str | Path = False, stop_at: int | None = None,
+            progress: bool = True) -> TrainingResult:
+        """Train up to ``stop_at`` (default: ``config.steps``) completed steps.
+
+        Args:
+            resume: False (start from the current state), True (the latest checkpoint under
+                ``output_dir``, if any) or a checkpoint's model file (``step_*.safetensors``).
+            stop_at: stop after this many completed steps (the schedule still spans ``config.steps``);
+                a checkpoint is written there.
+            progress: show a tqdm progress bar with the losses.
+        """
+        if resume:
+            self._resume(resume)
+        end = self.config.steps if stop_at is None else min(int(stop_at), self.config.steps)
+        start, history, last = self.step, [], None
+        started = time.perf_counter()
+        with self._writer(start) as writer, tqdm(total=self.config.steps, initial=start, disable=not progress,
+                                                 desc=f'train {self.config.phase}', unit='step') as bar:
+            while self.step < end:
+                values = self._train_step(self.step)
+                self.step += 1
+                history.append(values)
+                bar.update(1)
+                bar.set_postfix({key: f'{value:.3f}' for key, value in values.items() if key != 'lr'}, refresh=False)
+                if writer is not None and (self.step % self.config.log_interval == 0 or self.step == end):
+                    for key, value in values.items():
+                        writer.add_scalar(key if key == 'lr' else f'loss/{key}', value, self.step)
+                if self.step % self.config.checkpoint_interval == 0 or self.step == end:
+                    last = self.save(checkpoint_paths(self.output_dir, self.step)).model
+        return TrainingResult(start, self.step, last, history, time.perf_counter() - started)
+
+    def save(self, paths: CheckpointPaths) -> CheckpointPaths:
+        """Write a checkpoint of the current state to ``paths``."""
+        save_training_checkpoint(paths, self.model, self.model_config, self.optimizer, step=self.step,
+                                 training_config=self.config.to_dict(), phase=self.config.phase)
+        return paths
+
+    # Internals ----------------------------------------------------------------------------------------
+
+    def _train_step(self, step: int) -> dict[str, float]:
+        config = self.config
+        factor = lr_factor(step, config.steps, config.schedule)
+        for group in self.optimizer.param_groups:
+            group['lr'] = config.optimizer.lr * factor
+        self._set_modes()
+        self.optimizer.zero_grad(set_to_none=True)
+        sums: dict[str, float] = {}
+        for index, pair in enumerate(self.sampler.batch(step, config.batch_size)):
+            rng = example_rng(config.seed, step, index)
+            with self._autocast():
+                if config.phase == 'head':
+                    example = make_pair_example(pair, rng, config.augment, self.model_config.transform)
+                    negatives = self.hard_negatives(pair, step) if self.hard_negatives is not None else None
+                    total, parts = head_losses(self.model, example, config, torch_generator(config.seed, step, index),
+                                               extra_negative_features=negatives)
+                else:
+                    example = make_detection_example(pair, rng, config.augment, self.model_config.transform)
+                    total, parts = detector_losses(self.model, example)
+            if not torch.isfinite(total):
+                raise RuntimeError(f'step {step}: the loss is not finite ({float(total)}); parts: '
+                                   f'{ {k: float(v) for k, v in parts.items()} }')
+            (total / config.batch_size).backward()
+            for key, value in {'total': total, **parts}.items():
+                sums[key] = sums.get(key, 0.0) + float(value.detach()) / config.batch_size
+        if config.optimizer.grad_clip_norm > 0:
+            parameters = [p for group in self.optimizer.param_groups for p in group['params']]
+            torch.nn.utils.clip_grad_norm_(parameters, config.optimizer.grad_clip_norm)
+        self.optimizer.step()
+        sums['lr'] = config.optimizer.lr * factor
+        return sums
+
+    def _set_trainable(self) -> None:
+        self.model.requires_grad_(False)
+        if self.config.phase == 'head':
+            self.model.head.requires_grad_(True)
+        else:
+            self.model.backbone.requires_grad_(True)
+            self.model.rpn.requires_grad_(True)
+
+    def _set_modes(self) -> None:
+        self.model.train()  # the head only (SiamRCNN.train keeps backbone and RPN in eval)
+        if self.config.phase == 'detector':
+            self.model.backbone.train()
+            self.model.rpn.train()
+
+    def _build_optimizer(self, parameters: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        settings = self.config.optimizer
+        if settings.name == 'sgd':
+            return torch.optim.SGD(parameters, lr=settings.lr, momentum=settings.momentum,
+                                   weight_decay=settings.weight_decay)
+        return torch.optim.AdamW(parameters, lr=settings.lr, betas=settings.betas, weight_decay=settings.weight_decay)
+
+    def _resume(self, resume: bool | str | Path) -> None:
+        if resume is True:
+            paths = latest_checkpoint(self.output_dir)
+            if paths is None:
+                return
+        else:
+            model_file = Path(resume)
+            step_name = model_file.name.removesuffix('.safetensors')
+            paths = CheckpointPaths(model_file, model_file.with_name(f'{step_name}.state.safetensors'))
+            if not paths.state.is_file():
+                raise FileNotFoundError(f'no training state next to {model_file} (expected {paths.state})')
+        load_checkpoint_into(self.model, paths.model, expected_config=self.model_config)
+        self._set_trainable()
+        self.step = load_training_state(paths.state, self.optimizer)
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.model.device.type == 'cuda':
+            return torch.autocast('cuda', dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def _writer(self, start: int) -> Iterator[Any]:
+        from torch.utils.tensorboard import SummaryWriter
+        # purge_step drops events a crashed run logged after the checkpoint we resume from.
+        writer = SummaryWriter(log_dir=str(self.output_dir / 'tensorboard'), purge_step=start or None)
+        try:
+            yield writer
+        finally:
+            writer.close()
+
+
+def steps_per_second(result: TrainingResult) -> float:
+    """Completed steps per second of wall time in ``result`` (NaN when no step ran)."""
+    count = result.step - result.start_step
+    return count / result.seconds if count and result.seconds > 0 else math.nan
