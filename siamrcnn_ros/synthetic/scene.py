@@ -56,8 +56,9 @@ def plan_video(seed: int, frames: int, scene: SceneSettings, gaps: GapSettings, 
     """
     rng = np.random.default_rng(seed)
     width, height = scene.image_size
-    world_size = (int(math.ceil(width / scene.zoom_range[0] + 2 * scene.camera_shift)) + 8,
-                  int(math.ceil(height / scene.zoom_range[0] + 2 * scene.camera_shift)) + 8)
+    # The canvas covers the widest view (lowest zoom) at the farthest pan.
+    world_size = (math.ceil(width / scene.zoom_range[0] + 2 * scene.camera_shift) + 8,
+                  math.ceil(height / scene.zoom_range[0] + 2 * scene.camera_shift) + 8)
     camera = random_camera(rng, frames, scene.image_size, world_size, scene.camera_shift, scene.zoom_range)
     background = _background(rng, world_size)
 

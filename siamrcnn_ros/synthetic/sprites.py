@@ -42,7 +42,8 @@ class Sprite:
     vertices: np.ndarray | None
 
     def size_at(self, scale: float, stretch: float) -> tuple[float, float]:
-        """``(width, height)`` in pixels at ``scale`` and aspect ``stretch`` (width x stretch^0.5, height / stretch^0.5)."""
+        """``(width, height)`` in pixels at ``scale`` and aspect change ``stretch`` (width times
+        sqrt(stretch), height divided by it), at camera zoom 1."""
         root = math.sqrt(stretch)
         if self.aspect >= 1:
             width, height = self.base_size, self.base_size / self.aspect

@@ -156,7 +156,8 @@ def _ease_table(table: dict[int, np.ndarray], frames: int) -> np.ndarray:
 
 
 def _inside(point: np.ndarray, width: int, height: int, margin: float) -> bool:
-    return bool(margin * width <= point[0] <= (1 - margin) * width and margin * height <= point[1] <= (1 - margin) * height)
+    x_ok = margin * width <= point[0] <= (1 - margin) * width
+    return bool(x_ok and margin * height <= point[1] <= (1 - margin) * height)
 
 
 def _in_any(point: np.ndarray, rects: np.ndarray) -> bool:
