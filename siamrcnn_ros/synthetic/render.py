@@ -67,9 +67,10 @@ def render_frame(plan: VideoPlan, t: int) -> RenderedFrame:
     if plan.foreground is not None:
         layer = cv2.warpAffine(plan.foreground, world_to_image, (width, height), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        alpha = layer[..., 3:].astype(np.float32) / 255.0  # [H, W, 1]
-        image[:] = (alpha * layer[..., :3] + (1 - alpha) * image).astype(np.uint8)
-        labels[alpha[..., 0] > 0.5] = 0
+        # Hard-edged occluders: a copy instead of a full-frame blend keeps a frame at a few ms.
+        front = layer[..., 3] > 127  # [H, W]
+        image[front] = layer[..., :3][front]
+        labels[front] = 0
     if plan.shake[t]:
         image = cv2.filter2D(image, -1, _line_kernel(5 + t % 5, (t * 2.399) % math.pi))
     visible = np.bincount(labels.ravel(), minlength=count + 1)[1:].astype(np.float64)  # [O]
