@@ -5,6 +5,7 @@ the errors for missing or malformed files."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -378,3 +379,72 @@ def test_annotated_video_checks_shapes_and_keeps_boxes_read_only(tmp_path: Path)
     with pytest.raises(IndexError, match='frame 2 out of range'):
         video.read_frame(2)
     assert video.read_mask(1) is None
+
+
+# --- the synthetic world ---------------------------------------------------------------------------------------
+
+def make_synthetic_sequence(folder: Path, frame_dir: Path, objects: list[dict], masks: bool = True) -> None:
+    for index in range(3):
+        write_frame(frame_dir / f'{index + 1:08d}.jpg', index)
+        if masks:
+            labels = np.zeros((HEIGHT, WIDTH), np.uint8)
+            labels[index:index + 4, 2:6] = 1
+            labels[10:12, 20:30] = 2 if index != 1 else 0
+            (folder / 'masks').mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(folder / 'masks' / f'{index + 1:08d}.png'), labels)
+    document = {'version': 1, 'image_size': [WIDTH, HEIGHT], 'frames': 3, 'objects': objects}
+    (folder / 'objects.json').write_text(json.dumps(document))
+
+
+SYNTHETIC_OBJECTS = [
+    {'id': '0', 'role': 'target', 'lookalike_of': None, 'boxes': [[2, 0, 6, 4], [2, 1, 6, 5], [2, 2, 6, 6]]},
+    {'id': '1', 'role': 'lookalike', 'lookalike_of': '0', 'boxes': [[20, 10, 30, 12], None, [20.5, 10, 30, 12]]},
+]
+
+
+def test_synthetic_world_splits_and_long_term_videos(tmp_path: Path) -> None:
+    for name in ('Synthetic_Train_000002', 'Synthetic_Train_000001'):
+        folder = tmp_path / 'train' / name
+        make_synthetic_sequence(folder, folder, SYNTHETIC_OBJECTS)
+    (tmp_path / 'train' / 'list.txt').write_text('Synthetic_Train_000001\nSynthetic_Train_000002\n')
+    long_term = tmp_path / 'lasot' / 'ellipse' / 'ellipse-1'
+    make_synthetic_sequence(long_term, long_term / 'img', SYNTHETIC_OBJECTS[:1], masks=False)
+    videos = read_training_videos(tmp_path, 'synthetic')
+    assert [v.name for v in videos] == ['Synthetic_Train_000001', 'Synthetic_Train_000002']
+    video = videos[0]
+    assert video.source == 'synthetic'
+    assert video.object_ids == ('0', '1')
+    assert frame_names(video) == ['00000001.jpg', '00000002.jpg', '00000003.jpg']
+    assert_boxes(video.boxes[1], [[20, 10, 30, 12], NAN4, [20.5, 10, 30, 12]])
+    np.testing.assert_array_equal(video.visible(1), [True, False, True])
+    mask = video.read_mask(2)
+    assert mask.dtype == np.int32
+    assert_boxes(boxes_from_index_mask(mask, (1, 2)), video.boxes[:, 2].round())
+    [lasot] = read_training_videos(tmp_path, 'synthetic', 'lasot')
+    assert lasot.name == 'ellipse-1'
+    assert lasot.masks is None
+    assert lasot.frames[0] == long_term / 'img' / '00000001.jpg'
+    assert lasot.boxes.shape == (1, 3, 4)
+
+
+@pytest.mark.parametrize(('change', 'message'), [
+    ({'version': 2}, 'objects.json version 2, this code reads 1'),
+    ({'frames': 4}, "object '0' has 3 boxes for 4 frames"),
+    ({'objects': [{'id': '0', 'boxes': [[1, 2, 3, 4], [1, 2, 3], None]}]}, "object '0', frame 1: box must be 4"),
+    ({'objects': [{'boxes': [None, None, None]}]}, 'expected "frames" and "objects" with "id" and "boxes"'),
+])
+def test_synthetic_malformed_objects_json_names_the_file(tmp_path: Path, change: dict, message: str) -> None:
+    folder = tmp_path / 'val' / 'Synthetic_Val_000001'
+    make_synthetic_sequence(folder, folder, SYNTHETIC_OBJECTS)
+    document = json.loads((folder / 'objects.json').read_text())
+    (folder / 'objects.json').write_text(json.dumps({**document, **change}))
+    with pytest.raises(ValueError, match=r'Synthetic_Val_000001/objects\.json: ' + re.escape(message)):
+        read_training_videos(tmp_path, 'synthetic', 'val')
+
+
+def test_synthetic_frame_count_must_match_objects_json(tmp_path: Path) -> None:
+    folder = tmp_path / 'test' / 'Synthetic_Test_000001'
+    make_synthetic_sequence(folder, folder, SYNTHETIC_OBJECTS)
+    write_frame(folder / '00000004.jpg', 3)
+    with pytest.raises(ValueError, match=r'3 frames, but .* holds 4'):
+        read_training_videos(tmp_path, 'synthetic', 'test')
