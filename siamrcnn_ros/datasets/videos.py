@@ -3,17 +3,17 @@
 ``read_training_videos(root, dataset, split)`` dispatches on the dataset name to one reader
 module per folder layout; each module's docstring lists the files it reads:
 
-=============== ======================================= =================== ==============
-dataset         module                                  default split       objects
-=============== ======================================= =================== ==============
-synthetic       ``synthetic_videos``                    ``train``           several, masks
-got10k          ``got10k_videos``                       ``train``           one
-lasot           ``lasot_videos``                        training_set.txt    one
-trackingnet     ``trackingnet_videos``                  every ``TRAIN_<k>`` one
-imagenet_vid    ``imagenet_vid_videos``                 ``train``           several
-youtube_vos     ``youtube_vos_videos``                  ``train``           several, masks
-coco            ``coco_videos``                         ``train2017``       several, 1 frame
-=============== ======================================= =================== ==============
+============ ============================ ============================= ==================
+dataset      module                       split None reads              objects
+============ ============================ ============================= ==================
+synthetic    ``synthetic_videos``         ``train``                     several, masks
+got10k       ``got10k_videos``            ``train``                     one
+lasot        ``lasot_videos``             training_set.txt, else all    one
+trackingnet  ``trackingnet_videos``       every ``TRAIN_<k>``           one
+imagenet_vid ``imagenet_vid_videos``      ``train``                     several
+youtube_vos  ``youtube_vos_videos``       ``train``                     several, masks
+coco         ``coco_videos``              ``train2017``                 several, one frame
+============ ============================ ============================= ==================
 
 Boxes are ``[O, N, 4]`` float64 xyxy pixels (``siamrcnn_ros.boxes``), NaN where an object is
 absent or its frame not annotated. Malformed or missing files raise ``ValueError`` /
