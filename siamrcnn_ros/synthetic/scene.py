@@ -90,14 +90,14 @@ def plan_video(seed: int, frames: int, scene: SceneSettings, gaps: GapSettings, 
                                  can_hide=False)
         else:
             own_gaps = ()
-        follow = avoid = None
-        if role == 'lookalike':
-            follow = _outside_gaps(tracks[0].position, target_gaps, margin=10)
-            avoid = panels
+        # No object waits behind a panel outside its planned gaps (crossing behind one is fine): a
+        # look-alike then stays in view while the target is away, and the target's absences are
+        # the planned ones plus brief crossings.
+        follow = _outside_gaps(tracks[0].position, target_gaps, margin=10) if role == 'lookalike' else None
         tracks.append(plan_track(rng, sprite=sprite, role=role, depth=int(depths[index]), camera=camera,
                                  frames=frames, gaps=own_gaps, scale_range=scene.scale_range,
                                  aspect_range=scene.aspect_range, first=firsts[index], hide_rect=panel,
-                                 follow=follow, avoid=avoid))
+                                 follow=follow, avoid=panels))
     shake = rng.random(frames) < scene.shake_probability
     shake[0] = False  # the first frame is where the target is given: keep it sharp
     return VideoPlan(frames=frames, image_size=scene.image_size, background=background, foreground=foreground,

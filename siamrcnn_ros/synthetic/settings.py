@@ -77,8 +77,8 @@ class GapSettings:
 
     short_probability: float = 0.35
     short_length: tuple[float, float] = (0.08, 0.25)
-    long_count: tuple[int, int] = (2, 4)
-    long_length: tuple[int, int] = (120, 400)
+    long_count: tuple[int, int] = (2, 3)
+    long_length: tuple[int, int] = (100, 300)
     long_reference_frames: int = 2000
 
     def __post_init__(self) -> None:
@@ -146,7 +146,7 @@ def json_ready(value: Any) -> Any:
 PRESETS: dict[str, WorldSettings] = {
     # The demo world: ~14,000 frames, about a minute to write on one core.
     'demo': WorldSettings(),
-    # For tests: a few seconds. The long-term video still has two gaps of 24-80 frames.
+    # For tests: a few seconds. The long-term video still has two gaps of 30-60 frames.
     'tiny': WorldSettings(train=3, val=2, test=2, long_term=1, frames=30, long_frames=400,
-                          gaps=GapSettings(short_probability=0.5, long_count=(2, 2))),
+                          gaps=GapSettings(short_probability=0.5, long_count=(2, 2), long_length=(150, 300))),
 }

@@ -67,8 +67,8 @@ def plan_track(rng: np.random.Generator, *, sprite: Sprite, role: str, depth: in
         follow: ``[N, 2]`` world positions (the target's) that half of the key positions are drawn
             near, so a look-alike keeps crossing the target's way; NaN rows (the target's gaps) and
             frames where the follower would be led outside the image are ignored.
-        avoid: ``[P, 4]`` world xyxy rectangles no key position may fall in (a look-alike is not
-            to hide behind a panel, so it stays in view while the target is away).
+        avoid: ``[P, 4]`` world xyxy rectangles no key position may fall in (the panels: objects
+            pass behind them but wait there only in ``'hide'`` gaps).
     """
     if role not in ROLES:
         raise ValueError(f'role must be one of {ROLES}, got {role!r}')
