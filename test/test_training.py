@@ -375,3 +375,19 @@ def test_cli_fails_clearly_on_unknown_keys(tmp_path: Path) -> None:
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 1
     assert 'training.learning_rate' in done.stderr
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('phase', ['head', 'detector'])
+def test_training_runs_on_cuda_under_autocast(videos: list[AnnotatedVideo], tmp_path: Path, phase: str) -> None:
+    config = tiny_config(tmp_path, phase=phase, steps=4, device='cuda', checkpoint_interval=2)
+    trainer = Trainer(config, datasets=[videos])
+    result = trainer.run(progress=False)
+    assert all(np.isfinite(h['total']) for h in result.history)
+    assert trainer.model.device.type == 'cuda'
+    resumed = Trainer(config, datasets=[videos])
+    resumed.run(resume=result.checkpoint.with_name('step_0000002.safetensors'), progress=False)
+    expected, got = trainer.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(expected[key], got[key]) for key in expected)
+    model = build_model('demo', checkpoint=result.checkpoint, device='cpu')
+    assert model.config == trainer.model_config

@@ -13,6 +13,8 @@ Both return ``(total, {name: scalar})`` for one example; the trainer averages ov
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 from torch import Tensor
 from torchvision.models.detection.image_list import ImageList
@@ -68,6 +70,10 @@ def detector_losses(model: SiamRCNN, example: DetectionExample) -> tuple[Tensor,
     image = network_input(example.image, model.config.transform, device)
     maps = model.backbone(image.tensor)
     targets = [{'boxes': boxes_tensor(example.boxes, device).reshape(-1, 4)}]
-    _, losses = model.rpn(ImageList(image.tensor, [image.resized_size]), maps, targets)
+    # torchvision's RPN builds its anchors in the maps' dtype: under bf16 autocast a pixel coordinate of
+    # even a small image would be rounded by several pixels, so the RPN and its losses run in float32.
+    with torch.autocast(device.type, enabled=False):
+        maps = OrderedDict((name, value.float()) for name, value in maps.items())
+        _, losses = model.rpn(ImageList(image.tensor, [image.resized_size]), maps, targets)
     losses = {name: value.float() for name, value in losses.items()}
     return sum(losses.values()), losses  # type: ignore[return-value]

@@ -291,7 +291,8 @@ class TrainingConfig:
 
 
 def load_training_config(path: str | Path) -> TrainingConfig:
-    """Read a run's YAML file; dataset roots and the output folder are resolved against its folder.
+    """Read a run's YAML file; dataset roots, the output folder and the model's files are resolved against
+    its folder.
 
     Raises:
         ValueError: the file is not a YAML mapping, has unknown keys (named) or invalid values.
@@ -311,7 +312,13 @@ def load_training_config(path: str | Path) -> TrainingConfig:
         raise ValueError(f'{path}: {error}') from error
     base = path.resolve().parent
     datasets = tuple(dataclasses.replace(spec, root=str(base / spec.root)) for spec in config.datasets)
-    return dataclasses.replace(config, datasets=datasets, output_dir=str(base / config.output_dir))
+    model = config.model
+    if model.init_checkpoint is not None:
+        model = dataclasses.replace(model, init_checkpoint=str(base / model.init_checkpoint))
+    if model.detector_weights is not None and (base / model.detector_weights).is_file():
+        # A file next to the YAML; anything else stays as written (a weights enum name, an absolute path).
+        model = dataclasses.replace(model, detector_weights=str(base / model.detector_weights))
+    return dataclasses.replace(config, model=model, datasets=datasets, output_dir=str(base / config.output_dir))
 
 
 def _build(cls: type, data: Any, where: str) -> Any:
