@@ -391,3 +391,10 @@ def test_training_runs_on_cuda_under_autocast(videos: list[AnnotatedVideo], tmp_
     assert all(torch.equal(expected[key], got[key]) for key in expected)
     model = build_model('demo', checkpoint=result.checkpoint, device='cpu')
     assert model.config == trainer.model_config
+
+
+@pytest.mark.parametrize('path', sorted((REPO_ROOT / 'config' / 'training').glob('*.yaml')), ids=lambda p: p.name)
+def test_shipped_training_configs_load(path: Path) -> None:
+    config = load_training_config(path)
+    assert config.datasets
+    assert Path(config.output_dir).is_absolute()
