@@ -29,6 +29,7 @@ def main() -> int:
     parser.add_argument('--batch', type=int, default=2, help='pairs per step')
     parser.add_argument('--size', default='240x320', help='frame size HxW of the videos, pixels')
     parser.add_argument('--device', default='cpu', help='cpu, cuda, auto')
+    parser.add_argument('--data-threads', type=int, default=0, help='threads preparing the next step\'s examples')
     parser.add_argument('--warmup', type=int, default=5, help='untimed steps first')
     parser.add_argument('--steps', type=int, default=20, help='timed steps')
     args = parser.parse_args()
@@ -37,12 +38,14 @@ def main() -> int:
         videos = write_videos(Path(folder) / 'videos', count=4, frames=10, size=(height, width), objects=3)
         config = TrainingConfig.from_dict({
             'model': {'preset': args.preset}, 'phase': args.phase, 'batch_size': args.batch, 'device': args.device,
+            'data_threads': args.data_threads,
             'steps': args.warmup + args.steps, 'checkpoint_interval': 10 ** 6, 'output_dir': str(Path(folder) / 'run')})
         trainer = Trainer(config, datasets=[videos])
         trainer.run(stop_at=args.warmup, progress=False)
         result = trainer.run(progress=False)
     rate = steps_per_second(result)
-    print(f'{args.preset} {args.phase} batch {args.batch} {args.size} on {trainer.model.device}: '
+    print(f'{args.preset} {args.phase} batch {args.batch} {args.size} on {trainer.model.device}, '
+          f'{args.data_threads} data threads: '
           f'{rate:.3f} steps/s ({1 / rate:.3f} s/step) over {result.step - result.start_step} steps, '
           f'last loss {result.history[-1]["total"]:.3f}')
     return 0

@@ -398,3 +398,14 @@ def test_shipped_training_configs_load(path: Path) -> None:
     config = load_training_config(path)
     assert config.datasets
     assert Path(config.output_dir).is_absolute()
+
+
+def test_data_threads_change_nothing_but_speed(videos: list[AnnotatedVideo], tmp_path: Path) -> None:
+    results = []
+    for threads in (0, 2):
+        trainer = Trainer(tiny_config(tmp_path / str(threads), steps=4, data_threads=threads, augment={}),
+                          datasets=[videos])
+        results.append((trainer.run(progress=False).history, trainer.model.state_dict()))
+    (history0, weights0), (history2, weights2) = results
+    assert history0 == history2
+    assert all(torch.equal(weights0[key], weights2[key]) for key in weights0)

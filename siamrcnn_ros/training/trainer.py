@@ -21,6 +21,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,15 +140,17 @@ class Trainer:
         end = self.config.steps if stop_at is None else min(int(stop_at), self.config.steps)
         start, history, last = self.step, [], None
         started = time.perf_counter()
-        with self._writer(start) as writer, tqdm(total=self.config.steps, initial=start, disable=not progress,
-                                                 desc=f'train {self.config.phase}', unit='step') as bar:
+        bar = tqdm(total=self.config.steps, initial=start, disable=not progress, desc=f'train {self.config.phase}',
+                   unit='step')
+        loader = _ExampleLoader(self._make_examples, self.config.data_threads)
+        with loader, self._writer(start) as writer, bar:
             while self.step < end:
-                values = self._train_step(self.step)
+                values = self._train_step(self.step, loader.get(self.step, end))
                 self.step += 1
                 history.append(values)
                 bar.update(1)
                 bar.set_postfix({key: f'{value:.3f}' for key, value in values.items() if key != 'lr'}, refresh=False)
-                if writer is not None and (self.step % self.config.log_interval == 0 or self.step == end):
+                if (self.step % self.config.log_interval == 0 or self.step == end):
                     for key, value in values.items():
                         writer.add_scalar(key if key == 'lr' else f'loss/{key}', value, self.step)
                 if self.step % self.config.checkpoint_interval == 0 or self.step == end:
@@ -162,7 +165,15 @@ class Trainer:
 
     # Internals ----------------------------------------------------------------------------------------
 
-    def _train_step(self, step: int) -> dict[str, float]:
+    def _make_examples(self, step: int) -> list[tuple[Pair, Any]]:
+        """The pairs of ``step`` with their augmented examples (a pure function of the seed and the step)."""
+        config, transform = self.config, self.model_config.transform
+        make = make_pair_example if config.phase == 'head' else make_detection_example
+        pairs = self.sampler.batch(step, config.batch_size)
+        return [(pair, make(pair, example_rng(config.seed, step, index), config.augment, transform))
+                for index, pair in enumerate(pairs)]
+
+    def _train_step(self, step: int, examples: list[tuple[Pair, Any]]) -> dict[str, float]:
         config = self.config
         factor = lr_factor(step, config.steps, config.schedule)
         for group in self.optimizer.param_groups:
@@ -170,16 +181,13 @@ class Trainer:
         self._set_modes()
         self.optimizer.zero_grad(set_to_none=True)
         sums: dict[str, float] = {}
-        for index, pair in enumerate(self.sampler.batch(step, config.batch_size)):
-            rng = example_rng(config.seed, step, index)
+        for index, (pair, example) in enumerate(examples):
             with self._autocast():
                 if config.phase == 'head':
-                    example = make_pair_example(pair, rng, config.augment, self.model_config.transform)
                     negatives = self.hard_negatives(pair, step) if self.hard_negatives is not None else None
                     total, parts = head_losses(self.model, example, config, torch_generator(config.seed, step, index),
                                                extra_negative_features=negatives)
                 else:
-                    example = make_detection_example(pair, rng, config.augment, self.model_config.transform)
                     total, parts = detector_losses(self.model, example)
             if not torch.isfinite(total):
                 raise RuntimeError(f'step {step}: the loss is not finite ({float(total)}); parts: '
@@ -250,3 +258,32 @@ def steps_per_second(result: TrainingResult) -> float:
     """Completed steps per second of wall time in ``result`` (NaN when no step ran)."""
     count = result.step - result.start_step
     return count / result.seconds if count and result.seconds > 0 else math.nan
+
+
+class _ExampleLoader:
+    """Makes each step's examples, with ``threads > 0`` one step ahead in a thread pool (file reading,
+    decoding and OpenCV augmentation release the GIL) while the current step trains. Examples are a
+    pure function of ``(seed, step)``, so the threads change the speed, never the result."""
+
+    def __init__(self, make: Callable[[int], list[tuple[Pair, Any]]], threads: int) -> None:
+        self._make = make
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix='examples') if threads > 0 else None
+        self._pending: dict[int, Future[list[tuple[Pair, Any]]]] = {}
+
+    def get(self, step: int, end: int) -> list[tuple[Pair, Any]]:
+        """The examples of ``step``; starts making those of ``step + 1`` when it is before ``end``."""
+        if self._pool is None:
+            return self._make(step)
+        future = self._pending.pop(step, None) or self._pool.submit(self._make, step)
+        if step + 1 < end and step + 1 not in self._pending:
+            self._pending[step + 1] = self._pool.submit(self._make, step + 1)
+        return future.result()
+
+    def __enter__(self) -> _ExampleLoader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            for future in self._pending.values():
+                future.cancel()
+            self._pool.shutdown(wait=True)
