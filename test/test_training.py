@@ -365,7 +365,7 @@ def test_cli_trains_end_to_end_and_writes_a_loadable_checkpoint(tmp_path: Path) 
     resumed = subprocess.run([*command, '--resume'], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
                              check=False)
     assert resumed.returncode == 0, resumed.stderr
-    assert 'steps 3 -> 3 of 3' in resumed.stdout
+    assert 'already at step 3 of 3' in resumed.stdout
 
 
 def test_cli_fails_clearly_on_unknown_keys(tmp_path: Path) -> None:

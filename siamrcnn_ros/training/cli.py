@@ -44,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, OSError, RuntimeError) as error:
         print(f'siamrcnn-train: error: {error}', file=sys.stderr)
         return 1
-    last = result.history[-1]['total'] if result.history else float('nan')
+    if not result.history:
+        print(f'siamrcnn-train: {config.phase} phase already at step {result.step} of {config.steps}; nothing to train')
+        return 0
+    last = result.history[-1]['total']
     print(f'siamrcnn-train: {config.phase} phase, steps {result.start_step} -> {result.step} of {config.steps} '
           f'({steps_per_second(result):.2f} steps/s), last loss {last:.4f}, checkpoint {result.checkpoint}')
     return 0
