@@ -28,6 +28,7 @@ DEPENDENCY_OF_MODULE: dict[str, tuple[str, str | None]] = {
     'rosbags': ('python3-rosbags-pip', 'rosbags'),
     'trax': ('python3-vot-trax-pip', 'vot-trax'),
     'tensorboard': ('python3-tensorboard-pip', 'tensorboard'),
+    'faiss': ('python3-faiss-cpu-pip', 'faiss-cpu'),
     'rclpy': ('rclpy', None),
     'builtin_interfaces': ('builtin_interfaces', None),
     'std_msgs': ('std_msgs', None),
