@@ -125,7 +125,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     banner = ' | RANDOM WEIGHTS' if checkpoint is None else ''
     with tqdm(total=len(records), unit='frame', desc='video', leave=False, disable=args.no_progress) as bar:
         video = write_video(output_dir / 'demo.mp4', clip, records, banner, on_frame=bar.update)
-    paths = [video, *write_plots(evaluation, output_dir, f'{clip.video} {clip.start}+{len(clip)}'),
+    title = f'{clip.video}, frames {clip.start}-{clip.start + len(clip) - 1}'
+    paths = [video, *write_plots(evaluation, output_dir, title),
              write_tracks_csv(output_dir / 'tracks.csv', clip, records), node_log]
     scores = evaluation.summary()
     latencies = [r.latency_s for r in records[1:]] or [records[0].latency_s]

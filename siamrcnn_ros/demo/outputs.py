@@ -8,6 +8,7 @@ the VOT long-term F-score (presence confidence against absence).
 from __future__ import annotations
 
 import csv
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,9 +21,13 @@ from siamrcnn_ros.demo.records import TrackRecord
 from siamrcnn_ros.drawing import draw_frame_info, draw_result
 from siamrcnn_ros.evaluation import TrackerEvaluation, aggregate, evaluate_sequence
 from siamrcnn_ros.evaluation.plots import plot_precision, plot_success
+from siamrcnn_ros.tracking.records import TrackletTable
 
 VIDEO_FPS = 25.0
+MAX_DRAWN_DISTRACTORS = 8
+"""Distractor tracklets drawn per frame, highest ``dp_score`` first (a random head follows dozens: unreadable)."""
 TRUTH_COLOUR = (255, 255, 255)  # RGB: the ground truth, thin
+TRACKLET_FIELDS = tuple(field.name for field in dataclasses.fields(TrackletTable))
 CSV_COLUMNS = ('frame', 'video_frame', 'stamp_ns', 'state', 'present', 'confidence', 'x', 'y', 'w', 'h',
                'selected_tracklet_id', 'distractors', 'latency_ms')
 
@@ -73,14 +78,20 @@ def write_tracks_csv(path: Path, clip: Clip, records: Sequence[TrackRecord]) -> 
 def annotate_frame(image: np.ndarray, record: TrackRecord, truth_xywh: np.ndarray, truth_absent: bool,
                    caption: str) -> np.ndarray:
     """``[H, W, 3]`` uint8 RGB: the ground truth (thin white, when visible), the target (green with its
-    confidence, grey "absent" at its last box when the node reports it gone), the distractor tracklets (orange,
-    with their message ids) and ``caption`` in the corner."""
+    confidence, grey "absent" at its last box when the node reports it gone), the first ``MAX_DRAWN_DISTRACTORS``
+    distractor tracklets (orange, with their message ids) and ``caption`` (plus the count of the others)."""
     out = np.ascontiguousarray(image).copy()
     if not truth_absent and np.isfinite(truth_xywh).all():
         x0, y0, x1, y1 = np.round(xywh_to_xyxy(truth_xywh)).astype(int)
         cv2.rectangle(out, (int(x0), int(y0)), (int(x1), int(y1)), TRUTH_COLOUR, 1)
-    out = draw_result(out, record.to_track_result())
-    return draw_frame_info(out, caption)
+    result = record.to_track_result()
+    hidden = len(result.distractors) - MAX_DRAWN_DISTRACTORS
+    if hidden > 0:
+        table = result.distractors
+        kept = TrackletTable(*(getattr(table, name)[:MAX_DRAWN_DISTRACTORS] for name in TRACKLET_FIELDS))
+        result = dataclasses.replace(result, distractors=kept)
+        caption = f'{caption} | {hidden} more distractors'
+    return draw_frame_info(draw_result(out, result), caption)
 
 
 def write_video(path: Path, clip: Clip, records: Sequence[TrackRecord], banner: str,
