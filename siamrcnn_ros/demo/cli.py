@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=__doc__.split('\n\n', 1)[1])
     parser.add_argument('--output-dir', default='outputs/demo', help='where the outputs go; default: %(default)s')
-    parser.add_argument('--frames', type=int, default=300,
+    parser.add_argument('--frames', type=int, default=400,
                         help='frames to play (about 0.3 s each on 2 CPU cores); default: %(default)s')
     parser.add_argument('--world-root', default='data/synthetic',
                         help='the synthetic world: used if there, else written there; default: %(default)s')
@@ -122,9 +122,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     fps = (len(records) - 1) / timing['answers_s'] if timing['answers_s'] > 0 else None
     label = 'Siam R-CNN node' + (' (RANDOM weights)' if checkpoint is None else '')
     evaluation = evaluate_clip(clip, records, label, fps)
-    banner = ' | RANDOM WEIGHTS' if checkpoint is None else ''
+    footer = 'RANDOM WEIGHTS' if checkpoint is None else ''
     with tqdm(total=len(records), unit='frame', desc='video', leave=False, disable=args.no_progress) as bar:
-        video = write_video(output_dir / 'demo.mp4', clip, records, banner, on_frame=bar.update)
+        video = write_video(output_dir / 'demo.mp4', clip, records, footer, on_frame=bar.update)
     title = f'{clip.video}, frames {clip.start}-{clip.start + len(clip) - 1}'
     paths = [video, *write_plots(evaluation, output_dir, title),
              write_tracks_csv(output_dir / 'tracks.csv', clip, records), node_log]

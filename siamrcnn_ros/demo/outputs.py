@@ -76,10 +76,11 @@ def write_tracks_csv(path: Path, clip: Clip, records: Sequence[TrackRecord]) -> 
 
 
 def annotate_frame(image: np.ndarray, record: TrackRecord, truth_xywh: np.ndarray, truth_absent: bool,
-                   caption: str) -> np.ndarray:
+                   caption: str, footer: str = '') -> np.ndarray:
     """``[H, W, 3]`` uint8 RGB: the ground truth (thin white, when visible), the target (green with its
     confidence, grey "absent" at its last box when the node reports it gone), the first ``MAX_DRAWN_DISTRACTORS``
-    distractor tracklets (orange, with their message ids) and ``caption`` (plus the count of the others)."""
+    distractor tracklets (orange, with their message ids), ``caption`` at the top and ``footer`` (plus the count
+    of the distractors not drawn) at the bottom."""
     out = np.ascontiguousarray(image).copy()
     if not truth_absent and np.isfinite(truth_xywh).all():
         x0, y0, x1, y1 = np.round(xywh_to_xyxy(truth_xywh)).astype(int)
@@ -90,13 +91,26 @@ def annotate_frame(image: np.ndarray, record: TrackRecord, truth_xywh: np.ndarra
         table = result.distractors
         kept = TrackletTable(*(getattr(table, name)[:MAX_DRAWN_DISTRACTORS] for name in TRACKLET_FIELDS))
         result = dataclasses.replace(result, distractors=kept)
-        caption = f'{caption} | {hidden} more distractors'
-    return draw_frame_info(draw_result(out, result), caption)
+        footer = ' | '.join(filter(None, [footer, f'+{hidden} distractors not drawn']))
+    out = draw_frame_info(draw_result(out, result), caption)
+    if footer:
+        _footer(out, footer)
+    return out
 
 
-def write_video(path: Path, clip: Clip, records: Sequence[TrackRecord], banner: str,
+def _footer(image: np.ndarray, text: str) -> None:
+    """Writes ``text`` on a black strip at the bottom-left of ``image``, in place."""
+    height = image.shape[0]
+    scale = max(0.4, min(image.shape[:2]) / 900)  # the size of siamrcnn_ros.drawing's labels
+    (width, text_height), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    cv2.rectangle(image, (0, height - text_height - base - 4), (width + 4, height), (0, 0, 0), thickness=-1)
+    cv2.putText(image, text, (2, height - base - 2), cv2.FONT_HERSHEY_SIMPLEX, scale, TRUTH_COLOUR, 1, cv2.LINE_AA)
+
+
+def write_video(path: Path, clip: Clip, records: Sequence[TrackRecord], footer: str = '',
                 on_frame: Callable[[], None] | None = None) -> Path:
-    """The annotated clip as an MP4 (``mp4v``, ``VIDEO_FPS``), one video frame per record.
+    """The annotated clip as an MP4 (``mp4v``, ``VIDEO_FPS``), one video frame per record; ``footer`` on every
+    frame (e.g. that the weights are random).
 
     Raises:
         RuntimeError: OpenCV cannot write the file.
@@ -108,9 +122,9 @@ def write_video(path: Path, clip: Clip, records: Sequence[TrackRecord], banner: 
         for record in records:
             image = clip.sequence.read_frame(record.frame)
             gone = bool(absent[record.frame]) if absent is not None else False
-            caption = (f'{clip.video} #{clip.start + record.frame} | truth: {"absent" if gone else "visible"} | '
-                       f'{record.state_name.lower()}{banner}')
-            annotated = annotate_frame(image, record, truth[record.frame], gone, caption)
+            caption = f'#{clip.start + record.frame} truth: {"absent" if gone else "visible"} | node: ' \
+                      f'{record.state_name.lower()}'
+            annotated = annotate_frame(image, record, truth[record.frame], gone, caption, footer)
             if writer is None:
                 height, width = annotated.shape[:2]
                 writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), VIDEO_FPS, (width, height))
