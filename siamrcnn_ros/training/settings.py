@@ -30,6 +30,7 @@ PHASES = ('head', 'detector')
 OPTIMIZERS = ('sgd', 'adamw')
 SCHEDULES = ('constant', 'step', 'cosine')
 BOX_LOSSES = ('smooth_l1', 'l1')
+HARD_EXAMPLE_INDEXES = ('auto', 'hnsw', 'flat')
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,63 @@ class LossSettings:
 
 
 @dataclass(frozen=True)
+class HardExampleSettings:
+    """Video hard example mining (SPEC §4, paper §3.2): extra negatives from other videos' ground-truth boxes.
+
+    When enabled (head phase), the trainer first caches the RoI features of every ground-truth box of the
+    training videos (frozen backbone), trains a small embedding network with the batch-hard triplet loss on
+    them, indexes all embeddings, and then at each step adds ``sampled`` of the ``neighbours`` nearest boxes
+    of the reference box from other videos to the classification loss as negatives (weighted by
+    ``loss.hard_negative_scale``). See ``siamrcnn_ros.training.hard_examples``.
+
+    Attributes:
+        enabled: mine hard negatives (head phase only).
+        cache_dir: folder of the feature cache and the embedding (reused when they match the backbone, the
+            videos and these settings); None = ``<output_dir>/hard_examples``; relative to the YAML folder.
+        frame_stride: cache every this-many-th visible frame of each object (1 = every box, as in the paper).
+        neighbours: nearest boxes of other videos retrieved per reference (10,000 in the paper; 50,000 for LaSOT).
+        sampled: of those, drawn as extra negatives per pair (100 in the paper).
+        index: ``'auto'`` (exact below 20,000 boxes, else HNSW), ``'hnsw'`` or ``'flat'`` (exact).
+        hnsw_m: HNSW graph degree.
+        ef_search: HNSW search breadth (raised to the number of neighbours asked for).
+        embedding_dim: size of the box embedding.
+        embedding_steps: optimizer steps of the embedding network.
+        embedding_identities: objects per triplet batch (P).
+        embedding_boxes: boxes per object per triplet batch (K).
+        embedding_lr: Adam learning rate of the embedding network.
+        triplet_margin: margin of the batch-hard triplet loss; null = soft margin.
+    """
+
+    enabled: bool = False
+    cache_dir: str | None = None
+    frame_stride: int = 1
+    neighbours: int = 10000
+    sampled: int = 100
+    index: str = 'auto'
+    hnsw_m: int = 32
+    ef_search: int = 128
+    embedding_dim: int = 128
+    embedding_steps: int = 300
+    embedding_identities: int = 16
+    embedding_boxes: int = 4
+    embedding_lr: float = 1e-3
+    triplet_margin: float | None = 0.2
+
+    def __post_init__(self) -> None:
+        for name in ('frame_stride', 'neighbours', 'sampled', 'hnsw_m', 'ef_search', 'embedding_dim',
+                     'embedding_steps', 'embedding_identities', 'embedding_boxes'):
+            if getattr(self, name) < 1:
+                raise ValueError(f'hard_examples.{name} must be >= 1, got {getattr(self, name)}')
+        if self.embedding_boxes < 2:
+            raise ValueError(f'hard_examples.embedding_boxes must be >= 2 (a positive per anchor), '
+                             f'got {self.embedding_boxes}')
+        if self.index not in HARD_EXAMPLE_INDEXES:
+            raise ValueError(f'hard_examples.index must be one of {HARD_EXAMPLE_INDEXES}, got {self.index!r}')
+        if not self.embedding_lr > 0:
+            raise ValueError(f'hard_examples.embedding_lr must be > 0, got {self.embedding_lr}')
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     """One training run.
 
@@ -253,6 +311,7 @@ class TrainingConfig:
         device: ``'auto'``, ``'cpu'``, ``'cuda'``, ``'cuda:N'``; on CUDA the forward runs under bf16 autocast.
         checkpoint_interval: write a checkpoint every this many steps (and at the end).
         log_interval: TensorBoard scalars every this many steps.
+        hard_examples: video hard example mining (off by default).
         data_threads: threads that read and augment the next step's examples while a step trains (0 = none:
             in the loop, best on a 2-core CPU; a few on a GPU machine, where the loop waits for the data).
         output_dir: checkpoints and TensorBoard logs go here; relative to the YAML file's folder.
@@ -269,6 +328,7 @@ class TrainingConfig:
     augment: AugmentSettings = field(default_factory=AugmentSettings)
     roi_sampling: RoISamplingSettings = field(default_factory=RoISamplingSettings)
     loss: LossSettings = field(default_factory=LossSettings)
+    hard_examples: HardExampleSettings = field(default_factory=HardExampleSettings)
     seed: int = 0
     device: str = 'auto'
     checkpoint_interval: int = 500
@@ -323,7 +383,11 @@ def load_training_config(path: str | Path) -> TrainingConfig:
     if model.detector_weights is not None and (base / model.detector_weights).is_file():
         # A file next to the YAML; anything else stays as written (a weights enum name, an absolute path).
         model = dataclasses.replace(model, detector_weights=str(base / model.detector_weights))
-    return dataclasses.replace(config, model=model, datasets=datasets, output_dir=str(base / config.output_dir))
+    hard_examples = config.hard_examples
+    if hard_examples.cache_dir is not None:
+        hard_examples = dataclasses.replace(hard_examples, cache_dir=str(base / hard_examples.cache_dir))
+    return dataclasses.replace(config, model=model, datasets=datasets, hard_examples=hard_examples,
+                               output_dir=str(base / config.output_dir))
 
 
 def _build(cls: type, data: Any, where: str) -> Any:

@@ -13,7 +13,7 @@ On CUDA the forward passes run under bf16 autocast (no loss scaling needed); on 
 
 Hard example mining (SPEC §4) plugs in through ``hard_negatives``: a callable giving, for a pair and
 the step, ``[E, C, P, P]`` RoI features of other videos' objects (or None), passed to the loss as
-extra negatives.
+extra negatives; ``hard_examples: {enabled: true}`` in the YAML builds ``hard_examples.HardExampleMiner``.
 """
 from __future__ import annotations
 
@@ -81,7 +81,9 @@ class Trainer:
         config: the run's settings.
         datasets: one list of ``AnnotatedVideo`` per entry of ``config.datasets`` (same order); None reads
             them with ``read_training_videos``. Given datasets without ``config.datasets`` get weight 1 each.
-        hard_negatives: optional provider of extra negative RoI features per pair (hard example mining).
+        hard_negatives: optional provider of extra negative RoI features per pair (hard example mining); when
+            None and ``config.hard_examples.enabled`` (head phase), the video hard example miner
+            (``hard_examples.build_hard_example_miner``) is built on all the datasets' videos.
 
     Raises:
         ValueError: inconsistent settings (e.g. per-stage tuples that do not match the head's stages).
@@ -109,12 +111,14 @@ class Trainer:
         else:
             weights = [1.0] * len(datasets)
         self.sampler = PairSampler(datasets, weights, max_frame_gap=config.pairs.max_frame_gap, seed=config.seed)
-        self.hard_negatives = hard_negatives
         # The model's random initialisation (the head, and everything in the detector phase) follows the seed.
         torch.manual_seed(config.seed)
         self.model: SiamRCNN = build_model(self.model_config, checkpoint=config.model.init_checkpoint,
                                            detector_weights=config.model.detector_weights, device=config.device,
                                            precision='bf16')
+        if hard_negatives is None and config.hard_examples.enabled and config.phase == 'head':
+            hard_negatives = self._build_miner([video for videos in datasets for video in videos])
+        self.hard_negatives = hard_negatives
         self._set_trainable()
         parameters = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = self._build_optimizer(parameters)
@@ -201,6 +205,13 @@ class Trainer:
         self.optimizer.step()
         sums['lr'] = config.optimizer.lr * factor
         return sums
+
+    def _build_miner(self, videos: list[Any]) -> HardNegatives:
+        """The video hard example miner of ``config.hard_examples`` (its cache under the output folder by default)."""
+        from siamrcnn_ros.training.hard_examples import build_hard_example_miner
+        settings = self.config.hard_examples
+        cache_dir = settings.cache_dir if settings.cache_dir is not None else self.output_dir / 'hard_examples'
+        return build_hard_example_miner(self.model, videos, settings, seed=self.config.seed, cache_dir=cache_dir)
 
     def _set_trainable(self) -> None:
         self.model.requires_grad_(False)
