@@ -165,7 +165,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
 
 def _track(args: argparse.Namespace, clip: Clip, checkpoint: Path | None, node_log: Path) -> dict[str, object]:
     """Runs the node and plays the clip; returns the records, resends, timings and how the node ended."""
-    command = node_command(preset='demo', checkpoint=checkpoint, device=args.device, image_topic=IMAGE_TOPIC)
+    # Paced playback: the next image comes only after the node's answer, so on a loaded machine the gap between
+    # images is a whole processing time; the node's "no image for 5 s" warning would be a false alarm.
+    command = node_command(preset='demo', checkpoint=checkpoint, device=args.device, image_topic=IMAGE_TOPIC,
+                           extra_parameters={'no_image_warning_s': '60.0'})
     with Player.on_free_domain(IMAGE_TOPIC, args.domain_id) as player:
         print(f'siamrcnn-demo: starting siamrcnn_node (ROS_DOMAIN_ID={player.domain_id}, log {node_log})')
         node_started = time.perf_counter()
