@@ -24,6 +24,7 @@ limits one cache to what fits in memory (about 25 kB per box at C = 256, P = 7).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -82,12 +83,24 @@ class CacheIndex:
 
     def rows_of_object(self, key: str, obj: int) -> tuple[np.ndarray, np.ndarray]:
         """``([R] rows, [R] frames)`` of one object of the video ``key`` (empty when it has none)."""
-        try:
-            number = self.videos.index(key)
-        except ValueError:
-            raise ValueError(f'video {key!r} is not in the feature cache ({len(self.videos)} videos)') from None
-        rows = np.flatnonzero((self.video == number) & (self.object == obj))
+        number = self._video_numbers.get(key)
+        if number is None:
+            raise ValueError(f'video {key!r} is not in the feature cache ({len(self.videos)} videos)')
+        rows = self._rows_by_object.get((number, int(obj)), np.zeros(0, dtype=np.int64))
         return rows, self.frame[rows]
+
+    @functools.cached_property
+    def _video_numbers(self) -> dict[str, int]:
+        return {key: number for number, key in enumerate(self.videos)}
+
+    @functools.cached_property
+    def _rows_by_object(self) -> dict[tuple[int, int], np.ndarray]:
+        """``{(video, object): [R] rows}``, built once: a training step looks up its reference in O(1)."""
+        order = np.lexsort((self.object, self.video))  # rows grouped by (video, object)
+        pairs = np.stack([self.video[order], self.object[order]], axis=1)  # [B, 2]
+        starts = np.flatnonzero(np.any(np.diff(pairs, axis=0) != 0, axis=1)) + 1
+        return {(int(group[0, 0]), int(group[0, 1])): rows
+                for group, rows in zip(np.split(pairs, starts), np.split(order, starts), strict=True) if len(rows)}
 
     def object_labels(self) -> np.ndarray:
         """``[B]`` int64: one label per distinct (video, object) pair, numbered 0.. in order of appearance."""
