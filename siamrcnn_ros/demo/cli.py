@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -236,8 +237,14 @@ def format_summary(summary: dict[str, object]) -> str:
     return '\n'.join(f'  {name:<{width}}  {value}' for name, value in rows)
 
 
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGTERM (a CI timeout, `kill`) cleans up as Ctrl-C does: the node process is stopped, not orphaned.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         summary = run(args)
     except (ValueError, OSError, RuntimeError, TimeoutError, NodeError) as error:

@@ -53,6 +53,9 @@ class NodeProcess:
         with self.log_path.open('w') as log:
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         self.exit_status: int | None = None
+        # A process started in the background (`cmd &`, some CI runners) inherits SIGINT *ignored*, and so does the
+        # node: then it is stopped with SIGTERM, which it handles exactly as Ctrl-C.
+        self._stop_signal = signal.SIGTERM if signal.getsignal(signal.SIGINT) == signal.SIG_IGN else signal.SIGINT
 
     def __enter__(self) -> NodeProcess:
         return self
@@ -83,11 +86,12 @@ class NodeProcess:
         return f'--- last lines of {self.log_path} ---\n{body}'
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> int:
-        """Ctrl-C (SIGINT), wait up to ``timeout`` s, then kill. Returns the exit status (negative: killed)."""
+        """Ctrl-C (SIGINT; SIGTERM where SIGINT is ignored), wait up to ``timeout`` s, then kill. Returns the exit
+        status (negative: killed)."""
         if self.exit_status is not None:
             return self.exit_status
         if self._process.poll() is None:
-            self._process.send_signal(signal.SIGINT)
+            self._process.send_signal(self._stop_signal)
             try:
                 self._process.wait(timeout)
             except subprocess.TimeoutExpired:
