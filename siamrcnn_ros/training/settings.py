@@ -257,7 +257,7 @@ class HardExampleSettings:
         frame_stride: cache every this-many-th visible frame of each object (1 = every box, as in the paper).
         neighbours: nearest boxes of other videos retrieved per reference (10,000 in the paper; 50,000 for LaSOT).
         sampled: of those, drawn as extra negatives per pair (100 in the paper).
-        index: ``'auto'`` (exact below 20,000 boxes, else HNSW), ``'hnsw'`` or ``'flat'`` (exact).
+        index: ``'auto'`` (exact below 500,000 boxes, else HNSW), ``'hnsw'`` or ``'flat'`` (exact).
         hnsw_m: HNSW graph degree.
         ef_search: HNSW search breadth (raised to the number of neighbours asked for).
         embedding_dim: size of the box embedding.

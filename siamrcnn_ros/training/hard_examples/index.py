@@ -5,7 +5,8 @@ compiler at install time, unlike hnswlib's source builds on some platforms; anno
 compiler too), and its HNSW graph index (``IndexHNSWFlat``) answers k-NN queries in
 sub-linear time over millions of vectors, the scale of the paper's training set (every
 ground-truth box of ImageNet VID, YouTube-VOS, GOT-10k and LaSOT). For small sets (the tests, the
-synthetic world) the exact ``IndexFlatL2`` is as fast and has no approximation at all.
+synthetic world, up to a few hundred thousand boxes when k is 10,000) the exact ``IndexFlatL2``
+is as fast and has no approximation at all.
 
 The embeddings are unit vectors, so the L2 order equals the cosine order.
 
@@ -20,9 +21,10 @@ import faiss
 import numpy as np
 
 INDEX_KINDS = ('auto', 'hnsw', 'flat')
-# Below this many boxes 'auto' uses the exact index: brute force over a few thousand vectors is faster
-# than building a graph.
-AUTO_FLAT_LIMIT = 20000
+# Below this many boxes 'auto' uses the exact index. With k = 10,000 the HNSW search must visit at least
+# k nodes (efSearch >= k), and on our CPU box it was no faster than brute force at 200,000 boxes
+# (benchmarks/RESULTS.md, ~110 ms per query both), while its build took two minutes.
+AUTO_FLAT_LIMIT = 500_000
 
 
 class NeighbourIndex:

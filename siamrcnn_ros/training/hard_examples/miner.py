@@ -14,8 +14,8 @@ earlier run left in the cache folder when it still matches:
 * ``embedding.safetensors``: the embedding network's weights and every box's embedding, reused when the
   feature cache and the embedding settings match.
 
-The index is rebuilt at each start (seconds for the flat index; HNSW building is about a minute per
-million boxes).
+The index is rebuilt at each start: instant for the exact index; building HNSW took two minutes for
+200,000 boxes on our (loaded) 2-core CPU box.
 """
 from __future__ import annotations
 
