@@ -3,6 +3,7 @@ package's code is declared there (and in setup.py for pip), and the build files 
 from __future__ import annotations
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -105,18 +106,39 @@ def test_message_dependencies_match_cmake() -> None:
     assert listed == on_disk
 
 
+HELP_RUNNER = """
+import contextlib, importlib, io, json, sys
+results = {}
+for name, target in json.loads(sys.argv[1]):
+    module, function = target.split(':')
+    out, err = io.StringIO(), io.StringIO()
+    sys.argv = [name, '--help']
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = getattr(importlib.import_module(module), function)()
+        except SystemExit as done:
+            code = done.code
+    results[name] = [code or 0, out.getvalue(), err.getvalue()]
+print(json.dumps(results))
+"""
+
+
 def test_tools_in_entry_points_exist() -> None:
-    """Every tool of entry_points.txt names a function that exists, and runs --help."""
+    """Every tool of entry_points.txt names a function that exists, and runs --help (one process for all)."""
+    tools = []
     for line in (REPO_ROOT / 'entry_points.txt').read_text().splitlines():
         if not line.strip() or line.startswith('#'):
             continue
         name, target = (part.strip() for part in line.split('='))
-        module, function = target.split(':')
-        result = subprocess.run([sys.executable, '-c', f'import sys; from {module} import {function} as f; '
-                                 f'sys.argv = ["{name}", "--help"]; sys.exit(f())'],
-                                capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stderr
-        assert f'usage: {name}' in result.stdout
+        tools.append((name, target))
+    result = subprocess.run([sys.executable, '-c', HELP_RUNNER, json.dumps(tools)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    outputs = json.loads(result.stdout.strip().splitlines()[-1])
+    assert sorted(outputs) == sorted(name for name, _ in tools)
+    for name, (code, stdout, stderr) in outputs.items():
+        assert code == 0, f'{name} --help exited with {code}: {stderr}'
+        assert f'usage: {name}' in stdout, f'{name} --help printed no usage line: {stdout[:200]}'
 
 
 def _setup_install_requires() -> set[str]:
