@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=__doc__.split('\n\n', 1)[1])
     parser.add_argument('--output-dir', default='outputs/demo', help='where the outputs go; default: %(default)s')
-    parser.add_argument('--frames', type=int, default=400,
+    parser.add_argument('--frames', type=int, default=300,
                         help='frames to play (about 0.3 s each on 2 CPU cores); default: %(default)s')
     parser.add_argument('--world-root', default='data/synthetic',
                         help='the synthetic world: used if there, else written there; default: %(default)s')
