@@ -144,8 +144,9 @@ def hand_over_ms(samples: int) -> list[float]:
 
 
 def measure_size(model: object, frames: list[np.ndarray], encoding: str, publishers: dict[str, object],
-                 warmup: int, clock: StepClock) -> dict[str, list[float]]:
-    """Per-frame times (ms) of the bare step and of every piece of the node's path, frames after ``warmup``."""
+                 warmup: int, clock: StepClock) -> tuple[dict[str, list[float]], list[int]]:
+    """Per-frame times (ms) of the bare step and of every piece of the node's path, and the distractor tracklets
+    in the frame's Track messages (they make up most of the message), frames after ``warmup``."""
     height, width = frames[0].shape[:2]
     box = np.array(TARGET) * [width / 640, height / 272, width / 640, height / 272]
     messages = [camera_message(rgb, i, encoding) for i, rgb in enumerate(frames)]
@@ -155,6 +156,7 @@ def measure_size(model: object, frames: list[np.ndarray], encoding: str, publish
     session = TrackingSession(model, TrackerSettings(), 4, buffer, lambda kind, message: None)
     times: dict[str, list[float]] = {key: [] for key in ('step', 'process', *NODE_ONLY[:2], *NODE_ONLY[3:],
                                                          'debug image')}
+    distractors: list[int] = []
     for index, msg in enumerate(messages):
         node_first = index % 2 == 1  # alternate the order: both paths see the same drift in machine load
         sample: dict[str, float] = {}
@@ -191,22 +193,25 @@ def measure_size(model: object, frames: list[np.ndarray], encoding: str, publish
         if index >= warmup:
             for key, seconds in sample.items():
                 times[key].append(seconds * 1e3)
-    return times
+            distractors.append(sum(len(track.distractors) for track in tracks))
+    return times, distractors
 
 
-def summarise(times: dict[str, list[float]], hand_over: list[float]) -> dict[str, object]:
-    """Medians and p90 per piece, the bookkeeping estimate, and the overhead share of the bare step."""
+def summarise(times: dict[str, list[float]], distractors: list[int], hand_over: list[float]) -> dict[str, object]:
+    """Medians and p90 per piece, the overhead and its share of the bare step, the median distractor count."""
     median = {key: statistics.median(values) for key, values in times.items()}
     p90 = {key: float(np.percentile(values, 90)) for key, values in times.items()}
     median['hand-over'], p90['hand-over'] = statistics.median(hand_over), float(np.percentile(hand_over, 90))
     overhead = sum(median[key] for key in NODE_ONLY)
     return {'median_ms': median, 'p90_ms': p90, 'overhead_ms': overhead,
-            'overhead_percent': 100.0 * overhead / median['step'], 'frames': len(times['step'])}
+            'overhead_percent': 100.0 * overhead / median['step'], 'frames': len(times['step']),
+            'distractors_median': statistics.median(distractors)}
 
 
 def print_table(size: str, encoding: str, result: dict[str, object]) -> None:
     median, p90, step = result['median_ms'], result['p90_ms'], result['median_ms']['step']
-    print(f'\n{size} {encoding}, {result["frames"]} frames (medians; % of the bare step)')
+    print(f'\n{size} {encoding}, {result["frames"]} frames, median {result["distractors_median"]:.0f} distractor '
+          f'tracklets per Track (medians; % of the bare step)')
     print(f'| {"piece":<34} | median ms | p90 ms | % of step |')
     print(f'|{"-" * 36}|-----------|--------|-----------|')
     rows = [('bare tracker: MultiTracker.step', 'step'), ('node: TrackingSession.process', 'process'),
@@ -260,7 +265,8 @@ def main() -> int:
         for width, height in sizes:
             frames = [cv2.resize(f, (width, height), interpolation=cv2.INTER_LINEAR) if f.shape[:2] != (height, width)
                       else f for f in base]
-            result = summarise(measure_size(model, frames, args.encoding, publishers, args.warmup, clock), hand_over)
+            times, distractors = measure_size(model, frames, args.encoding, publishers, args.warmup, clock)
+            result = summarise(times, distractors, hand_over)
             results[f'{width}x{height}'] = result
             print_table(f'{width}x{height}', args.encoding, result)
     finally:
