@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from siamrcnn_ros.model import PRESETS
 from siamrcnn_ros.tracking.tracker import VARIANTS, MultiTracker, Tracker, TrackerSettings
+
+if TYPE_CHECKING:
+    from siamrcnn_ros.model import SiamRCNN
 
 
 def add_tracker_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,14 +27,29 @@ def add_tracker_arguments(parser: argparse.ArgumentParser) -> None:
                        help='target selection: tdpa (paper), argmax, short_term; default: %(default)s')
 
 
-def build_tracker(args: argparse.Namespace, multi: bool = False) -> Tracker | MultiTracker:
-    """The tracker the options describe; warns on stderr when the re-detection head has no trained weights."""
+def build_model_from_args(args: argparse.Namespace, prog: str, seed: int | None = None) -> SiamRCNN:
+    """The re-detector the options describe; warns on stderr when the head has no trained weights.
+
+    Args:
+        args: parsed options of ``add_tracker_arguments``.
+        prog: the tool's name, prefixed to the warning.
+        seed: seeds torch before the model is built, so random weights are reproducible; None leaves it.
+    """
+    import torch
+
     from siamrcnn_ros.model import build_model  # heavy: imported only when a tool runs
 
     if args.checkpoint is None:
-        print('warning: no --checkpoint given: the re-detection head has random weights and the results are '
-              'meaningless (useful only to check the pipeline or measure speed)', file=sys.stderr)
-    model = build_model(args.preset, checkpoint=args.checkpoint, detector_weights=args.detector_weights,
-                        device=args.device)
+        print(f'{prog}: warning: no --checkpoint given: the re-detection head has random weights and the results '
+              'are meaningless (useful only to check the pipeline or measure speed)', file=sys.stderr)
+    if seed is not None:
+        torch.manual_seed(seed)
+    return build_model(args.preset, checkpoint=args.checkpoint, detector_weights=args.detector_weights,
+                       device=args.device)
+
+
+def build_tracker(args: argparse.Namespace, prog: str, multi: bool = False) -> Tracker | MultiTracker:
+    """The tracker the options describe (see ``build_model_from_args``)."""
+    model = build_model_from_args(args, prog)
     settings = TrackerSettings(variant=args.variant)
     return MultiTracker(model, settings) if multi else Tracker(model, settings)

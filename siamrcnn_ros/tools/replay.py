@@ -40,7 +40,7 @@ from siamrcnn_ros.node.outputs import debug_image
 from siamrcnn_ros.node.parameters import NodeSettings
 from siamrcnn_ros.tools import replay_inputs as inputs
 from siamrcnn_ros.tools.bag_types import STORAGES, bag_storage, cdr_bytes, typestore_with_package_types
-from siamrcnn_ros.tools.common import add_tracker_arguments
+from siamrcnn_ros.tools.common import add_tracker_arguments, build_model_from_args
 from siamrcnn_ros.tools.replay_inputs import BagTarget, ImageIndex
 from siamrcnn_ros.tools.replay_stream import Problems, ReplayStream
 from siamrcnn_ros.tools.track import parse_box
@@ -135,20 +135,6 @@ def command_line_targets(args: argparse.Namespace, images: ImageIndex) -> list[B
     return [BagTarget(int(images.times_ns[0]), int(args.box_at), 1, box)]
 
 
-def build_model(args: argparse.Namespace) -> object:
-    """The re-detector of the tracker options, built after ``torch.manual_seed(args.seed)``."""
-    import torch
-
-    from siamrcnn_ros.model import build_model as build  # heavy: imported only when a replay runs
-
-    if args.checkpoint is None:
-        print('siamrcnn-replay: warning: no --checkpoint given: the re-detection head has random weights and the '
-              'results are meaningless (useful only to check the pipeline)', file=sys.stderr)
-    torch.manual_seed(args.seed)
-    return build(args.preset, checkpoint=args.checkpoint, detector_weights=args.detector_weights,
-                 device=args.device)
-
-
 def prepare_output(args: argparse.Namespace) -> Path:
     """The output folder, checked (and removed with ``--overwrite`` when it is a bag)."""
     output = Path(args.output)
@@ -203,7 +189,8 @@ def replay(args: argparse.Namespace, reader: Reader, image_topic: str, images: I
            schedule: dict[int, list[BagTarget]], output: Path, storage: str) -> dict[str, object]:
     """Tracks every image of ``image_topic`` and writes the outputs; returns the counts for the summary."""
     problems = Problems()
-    stream = ReplayStream(build_model(args), TrackerSettings(variant=args.variant), args.max_targets,
+    model = build_model_from_args(args, 'siamrcnn-replay', seed=args.seed)
+    stream = ReplayStream(model, TrackerSettings(variant=args.variant), args.max_targets,
                           NodeSettings().max_image_pixels, problems, record_latency=args.record_latency)
     image_class = inputs.message_class(reader.topics[image_topic].msgtype)
     typestore = typestore_with_package_types()

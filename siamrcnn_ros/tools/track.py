@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         raise ValueError(f'--max-frames must be >= 1, got {args.max_frames}')
     total = len(sequence) if args.max_frames is None else min(len(sequence), args.max_frames)
     name = args.name or sequence.name
-    tracker = build_tracker(args)
+    tracker = build_tracker(args, 'siamrcnn-track')
 
     boxes, confidences, times = [], [], []
     writer = None

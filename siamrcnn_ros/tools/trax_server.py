@@ -65,7 +65,7 @@ def serve(args: argparse.Namespace) -> None:
     """Answers TraX requests on stdin/stdout (the environment of a TraX client) until the client quits."""
     from trax import Image, Rectangle, Region, Server, TraxStatus
 
-    tracker = build_tracker(args, multi=True)
+    tracker = build_tracker(args, 'siamrcnn-trax', multi=True)
     with Server([Region.RECTANGLE, Region.POLYGON, Region.MASK], [Image.PATH], tracker_name='SiamRCNN',
                 tracker_family='siamrcnn_ros', log=args.log if args.log else False, multiobject=True) as server:
         while True:
