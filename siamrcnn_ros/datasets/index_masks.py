@@ -5,11 +5,13 @@ YouTube-VOS and DAVIS store masks as palette ('P' mode) PNGs: the value of a pix
 of its palette entry, and the palette only colours it for viewing. OpenCV always expands a
 palette to colours, so the index is recovered here by reading the file's ``PLTE`` chunk and
 looking each colour up in it; plain 8- or 16-bit grayscale PNGs are read as they are. This
-keeps PIL out of the package's dependencies.
+keeps PIL out of the package's dependencies. ``write_index_mask`` writes such a palette PNG (the
+DAVIS result format), chunk by chunk with ``zlib``, for the same reason.
 """
 from __future__ import annotations
 
 import struct
+import zlib
 from pathlib import Path
 
 import cv2
@@ -18,6 +20,7 @@ import numpy as np
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 _COLOR_TYPE_GRAY = 0
 _COLOR_TYPE_PALETTE = 3
+_PALETTE_SIZE = 256
 
 
 def read_index_mask(path: Path) -> np.ndarray:
@@ -93,6 +96,80 @@ def boxes_from_index_mask(values: np.ndarray, object_values: tuple[int, ...]) ->
         cols = np.flatnonzero(inside.any(axis=0))
         boxes[k] = (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
     return boxes
+
+
+def davis_palette(size: int = _PALETTE_SIZE) -> np.ndarray:
+    """The colour map of the DAVIS and PASCAL VOC masks: index 1 dark red, 2 dark green, ...
+
+    Each index's bits are dealt out in turn to red, green and blue (bit 0 to red, bit 1 to green,
+    bit 2 to blue, then bits 3-5 the same way one place lower, ...), filling each channel from its
+    most significant bit down, so small indices get distinct, saturated colours and no two of the
+    256 indices share one (255 is the light grey ``(224, 224, 192)`` of DAVIS's void label).
+
+    Returns:
+        ``[size, 3]`` uint8 RGB, row i = colour of index i.
+    """
+    if not 1 <= size <= _PALETTE_SIZE:
+        raise ValueError(f'palette size must be in 1..{_PALETTE_SIZE}, got {size}')
+    index = np.arange(size)
+    palette = np.zeros((size, 3), dtype=np.int64)  # [size, 3]
+    for position in range(8):
+        bits = index >> (3 * position)
+        for channel in range(3):
+            palette[:, channel] |= ((bits >> channel) & 1) << (7 - position)
+    return palette.astype(np.uint8)
+
+
+def write_index_mask(path: str | Path, labels: np.ndarray, palette: np.ndarray | None = None) -> Path:
+    """Writes an indexed mask as an 8-bit palette PNG (colour type 3), the DAVIS result format.
+
+    ``read_index_mask`` reads the labels back; any PNG reader shows the palette colours.
+
+    Args:
+        path: the PNG file to write (parent folders are created).
+        labels: ``[H, W]`` integer array, values 0..255 (0 = background, k = object k in DAVIS).
+        palette: ``[P, 3]`` uint8 RGB colours, ``P <= 256`` and every label ``< P``, with no
+            colour repeated (a repeated colour would read back as its lowest index); default
+            ``davis_palette()``.
+
+    Returns:
+        The path written.
+
+    Raises:
+        TypeError: labels not an integer array.
+        ValueError: labels not 2-D or empty, a label outside 0..255 or past the palette, or a bad palette.
+    """
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in 'iub':
+        raise TypeError(f'labels must be an integer array, got dtype {labels.dtype}')
+    if labels.ndim != 2 or labels.size == 0:
+        raise ValueError(f'labels must be a non-empty [H, W] array, got shape {labels.shape}')
+    palette = davis_palette() if palette is None else np.asarray(palette)
+    if palette.ndim != 2 or palette.shape[1] != 3 or not 1 <= len(palette) <= _PALETTE_SIZE:
+        raise ValueError(f'palette must be [P, 3] with 1 <= P <= {_PALETTE_SIZE}, got shape {palette.shape}')
+    if palette.dtype.kind not in 'iu' or palette.min() < 0 or palette.max() > 255:
+        raise ValueError(f'palette must hold integer colours in 0..255, got dtype {palette.dtype}')
+    if len(np.unique(palette, axis=0)) != len(palette):
+        raise ValueError('palette repeats a colour: those labels could not be read back apart')
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= len(palette):
+        raise ValueError(f'labels must be in 0..{len(palette) - 1} (the palette size), got {low}..{high}')
+    height, width = labels.shape
+    # Each scanline is preceded by its filter type; 0 = none (PNG spec 9.2).
+    scanlines = np.zeros((height, width + 1), dtype=np.uint8)  # [H, 1 + W]
+    scanlines[:, 1:] = labels
+    header = struct.pack('>IIBBBBB', width, height, 8, _COLOR_TYPE_PALETTE, 0, 0, 0)
+    content = b''.join((_PNG_SIGNATURE, _chunk(b'IHDR', header), _chunk(b'PLTE', palette.astype(np.uint8).tobytes()),
+                        _chunk(b'IDAT', zlib.compress(scanlines.tobytes(), 6)), _chunk(b'IEND', b'')))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    """A PNG chunk: length, type, data, CRC-32 of type and data (PNG spec 5.3)."""
+    return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
 
 
 def _decode(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
