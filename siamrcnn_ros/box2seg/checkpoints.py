@@ -1,0 +1,157 @@
+"""Box2Seg checkpoints: safetensors files that carry the ``Box2SegConfig`` they were trained with.
+
+The same ideas as the re-detector's checkpoints (``siamrcnn_ros.model.checkpoints``), with their own
+format string so neither kind loads as the other. String metadata:
+
+- ``format``: ``'siamrcnn_ros.box2seg'``;
+- ``version``: ``CHECKPOINT_VERSION`` of the code that wrote it (a newer file is refused);
+- ``config``: ``Box2SegConfig.to_dict()`` as JSON, so loading builds the right network;
+- ``created``: ISO 8601 UTC time of writing;
+- any extra string entries of the caller (training step, dataset, ...).
+
+Floating-point tensors may be stored as float16 (``dtype=torch.float16``: a shipped file half the
+size); loading casts them to the network's dtype.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import Tensor, nn
+
+from siamrcnn_ros.box2seg.config import Box2SegConfig
+from siamrcnn_ros.model.checkpoints import CheckpointError
+
+CHECKPOINT_FORMAT = 'siamrcnn_ros.box2seg'
+CHECKPOINT_VERSION = 1
+_RESERVED_KEYS = ('format', 'version', 'config', 'created')
+_MAX_LISTED = 10
+
+__all__ = ['CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'Box2SegCheckpoint', 'CheckpointError',
+           'load_box2seg_checkpoint_into', 'read_box2seg_checkpoint', 'save_box2seg_checkpoint']
+
+
+@dataclass(frozen=True)
+class Box2SegCheckpoint:
+    """A Box2Seg checkpoint read from disk.
+
+    Attributes:
+        config: the network config the weights belong to.
+        state_dict: parameter and buffer tensors on the CPU, by ``state_dict`` key (as stored: float16 files
+            give float16 tensors).
+        metadata: all string metadata of the file.
+    """
+
+    config: Box2SegConfig
+    state_dict: dict[str, Tensor]
+    metadata: dict[str, str]
+
+
+def save_box2seg_checkpoint(path: str | os.PathLike[str], module: nn.Module, config: Box2SegConfig, *,
+                            extra_metadata: dict[str, str] | None = None, dtype: torch.dtype | None = None) -> None:
+    """Write ``module``'s state dict and ``config`` to a safetensors file, atomically (temporary file + rename).
+
+    Args:
+        path: destination file; its folder is created if needed.
+        module: the ``Box2SegNet``.
+        config: the config it was built from.
+        extra_metadata: further str -> str entries (``format``, ``version``, ``config``, ``created`` are reserved).
+        dtype: store the floating-point tensors in this dtype (``torch.float16`` halves the file); None keeps them.
+    """
+    extra = dict(extra_metadata or {})
+    clashes = sorted(set(extra) & set(_RESERVED_KEYS))
+    if clashes:
+        raise ValueError(f'extra_metadata may not set the reserved keys {clashes}')
+    for key, value in extra.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f'extra_metadata must map str to str, got {key!r}: {value!r}')
+    tensors = {key: value.detach().cpu().clone(memory_format=torch.contiguous_format)
+               for key, value in module.state_dict().items()}
+    if dtype is not None:
+        tensors = {key: value.to(dtype) if value.is_floating_point() else value for key, value in tensors.items()}
+    metadata = {'format': CHECKPOINT_FORMAT, 'version': str(CHECKPOINT_VERSION),
+                'config': json.dumps(config.to_dict(), sort_keys=True),
+                'created': datetime.now(timezone.utc).isoformat(timespec='seconds'), **extra}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp_name, metadata=metadata)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def read_box2seg_checkpoint(path: str | os.PathLike[str]) -> Box2SegCheckpoint:
+    """Read and validate a file written by ``save_box2seg_checkpoint``.
+
+    Raises:
+        CheckpointError: missing file, not a (complete) safetensors file, not a Box2Seg checkpoint (e.g. a
+            re-detector checkpoint), a newer version, or an invalid config; the message names the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f'Box2Seg checkpoint {path}: no such file')
+    try:
+        with safe_open(path, framework='pt', device='cpu') as file:
+            metadata = dict(file.metadata() or {})
+            state_dict = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118 (safe_open is not a dict)
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f'Box2Seg checkpoint {path}: not a readable safetensors file: {error}') from error
+    if metadata.get('format') != CHECKPOINT_FORMAT:
+        raise CheckpointError(f'Box2Seg checkpoint {path}: not a {CHECKPOINT_FORMAT} checkpoint (its metadata has '
+                              f'format={metadata.get("format")!r})')
+    try:
+        version = int(metadata.get('version', ''))
+    except ValueError:
+        raise CheckpointError(f'Box2Seg checkpoint {path}: invalid version {metadata.get("version")!r}') from None
+    if version != CHECKPOINT_VERSION:
+        hint = '; update the package' if version > CHECKPOINT_VERSION else ''
+        raise CheckpointError(f'Box2Seg checkpoint {path}: version {version}, this code reads version '
+                              f'{CHECKPOINT_VERSION}{hint}')
+    try:
+        config = Box2SegConfig.from_dict(json.loads(metadata['config']))
+    except KeyError:
+        raise CheckpointError(f'Box2Seg checkpoint {path}: the metadata has no config') from None
+    except (json.JSONDecodeError, ValueError, TypeError) as error:
+        raise CheckpointError(f'Box2Seg checkpoint {path}: invalid config: {error}') from error
+    return Box2SegCheckpoint(config=config, state_dict=state_dict, metadata=metadata)
+
+
+def load_box2seg_checkpoint_into(module: nn.Module, path: str | os.PathLike[str],
+                                 expected_config: Box2SegConfig | None = None) -> Box2SegConfig:
+    """Load a checkpoint's weights into ``module`` strictly (cast to the module's dtypes); return its config.
+
+    Raises:
+        CheckpointError: as ``read_box2seg_checkpoint``; the file's config differs from ``expected_config``
+            (the differing fields named); or keys are missing, unexpected or of another shape (listed).
+    """
+    checkpoint = read_box2seg_checkpoint(path)
+    if expected_config is not None and expected_config != checkpoint.config:
+        fields = expected_config.differences(checkpoint.config)
+        raise CheckpointError(f'Box2Seg checkpoint {path}: saved with config {checkpoint.config.name!r}, the network '
+                              f'was built with {expected_config.name!r}; differing fields: {", ".join(fields)}')
+    expected = module.state_dict()
+    found = checkpoint.state_dict
+    problems = []
+    mismatched = [f'{key} (file {tuple(found[key].shape)}, module {tuple(expected[key].shape)})'
+                  for key in sorted(set(expected) & set(found)) if found[key].shape != expected[key].shape]
+    for label, keys in (('missing', sorted(set(expected) - set(found))),
+                        ('unexpected', sorted(set(found) - set(expected))), ('shape mismatch', mismatched)):
+        if keys:
+            more = f' ... and {len(keys) - _MAX_LISTED} more' if len(keys) > _MAX_LISTED else ''
+            problems.append(f'{len(keys)} {label} key(s): {", ".join(keys[:_MAX_LISTED])}{more}')
+    if problems:
+        raise CheckpointError(f'Box2Seg checkpoint {path}: does not fit the {type(module).__name__}: '
+                              f'{"; ".join(problems)}')
+    module.load_state_dict({key: value.to(expected[key].dtype) for key, value in found.items()}, strict=True)
+    return checkpoint.config
