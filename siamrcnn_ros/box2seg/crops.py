@@ -23,7 +23,7 @@ def check_boxes(boxes: Tensor | np.ndarray, what: str = 'boxes') -> Tensor:
         ValueError: not ``[N, 4]``, a non-finite value, or a box without positive width and height
             (the message names the first offending row).
     """
-    tensor = torch.as_tensor(boxes, dtype=torch.float32)
+    tensor = _as_tensor(boxes).float()
     if tensor.ndim != 2 or tensor.shape[1] != 4:
         raise ValueError(f'{what} must be [N, 4] xyxy pixels, got shape {tuple(tensor.shape)}')
     bad = ~torch.isfinite(tensor).all(dim=1) | (tensor[:, 2] <= tensor[:, 0]) | (tensor[:, 3] <= tensor[:, 1])
@@ -60,7 +60,7 @@ def normalise_image(image: Tensor | np.ndarray, device: torch.device | str = 'cp
     Raises:
         ValueError: not ``[H, W, 3]`` uint8 with H, W >= 1.
     """
-    tensor = torch.as_tensor(image)
+    tensor = _as_tensor(image)
     if tensor.ndim != 3 or tensor.shape[2] != 3 or tensor.dtype != torch.uint8 or 0 in tensor.shape:
         raise ValueError(f'image must be [H, W, 3] uint8 RGB, got shape {tuple(tensor.shape)} and dtype {tensor.dtype}')
     tensor = tensor.to(device).permute(2, 0, 1).unsqueeze(0).float()  # [1, 3, H, W]
@@ -169,3 +169,11 @@ def paste_masks(probabilities: Tensor, windows: Tensor, image_size: tuple[int, i
         sampled = F.grid_sample(crop, grid, mode='bilinear', padding_mode='border', align_corners=False)
         out[index, row0:row1, col0:col1] = sampled[0, 0]
     return out
+
+
+def _as_tensor(values: Tensor | np.ndarray) -> Tensor:
+    """A tensor view of an array (a copy when it is read-only: torch cannot share read-only memory)."""
+    if isinstance(values, Tensor):
+        return values
+    array = np.asarray(values)
+    return torch.from_numpy(array if array.flags.writeable else array.copy())
