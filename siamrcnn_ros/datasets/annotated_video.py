@@ -14,7 +14,7 @@ import numpy as np
 
 from siamrcnn_ros.datasets.index_masks import read_index_mask
 
-SOURCES = ('synthetic', 'got10k', 'lasot', 'trackingnet', 'imagenet_vid', 'youtube_vos', 'coco')
+SOURCES = ('synthetic', 'got10k', 'lasot', 'trackingnet', 'imagenet_vid', 'youtube_vos', 'coco', 'davis')
 
 
 @dataclass(frozen=True, eq=False)

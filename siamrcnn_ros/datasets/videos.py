@@ -13,6 +13,7 @@ trackingnet  ``trackingnet_videos``       every ``TRAIN_<k>``           one
 imagenet_vid ``imagenet_vid_videos``      ``train``                     several
 youtube_vos  ``youtube_vos_videos``       ``train``                     several, masks
 coco         ``coco_videos``              ``train2017``                 several, one frame
+davis        ``davis_videos``             ``train``                     several, masks
 ============ ============================ ============================= ==================
 
 Boxes are ``[O, N, 4]`` float64 xyxy pixels (``siamrcnn_ros.boxes``), NaN where an object is
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from siamrcnn_ros.datasets.annotated_video import SOURCES, AnnotatedVideo
 from siamrcnn_ros.datasets.coco_videos import read_coco_videos
+from siamrcnn_ros.datasets.davis_videos import read_davis_videos
 from siamrcnn_ros.datasets.got10k_videos import read_got10k_videos
 from siamrcnn_ros.datasets.imagenet_vid_videos import read_imagenet_vid_videos
 from siamrcnn_ros.datasets.lasot_videos import read_lasot_videos
@@ -43,6 +45,7 @@ _READERS: dict[str, Callable[[Path, str | None], list[AnnotatedVideo]]] = {
     'imagenet_vid': read_imagenet_vid_videos,
     'youtube_vos': read_youtube_vos_videos,
     'coco': read_coco_videos,
+    'davis': read_davis_videos,
 }
 TRAINING_DATASETS: tuple[str, ...] = SOURCES
 
