@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                              'annotated sequence when it is missing); default: %(default)s')
     parser.add_argument('--davis-resolution', default='480p',
                         help='davis on a DAVIS root: the Annotations sub-folder; default: %(default)s')
+    parser.add_argument('--davis-ignore-void', action='store_true',
+                        help='davis on a DAVIS root: leave void pixels (255) out of the scores; by default they '
+                             'count as background, as the public DAVIS 2017 toolkit scores them')
     parser.add_argument('--boundary-threshold', type=float, default=DAVIS_BOUNDARY_THRESHOLD,
                         help='davis: F matches boundaries within this fraction of the image diagonal (pixels '
                              'when >= 1); default: %(default)s')
@@ -119,7 +122,7 @@ def run_masks(args: argparse.Namespace, folders: list[Path]) -> list[MaskEvaluat
     if args.plot is not None or args.precision_plot is not None:
         raise ValueError('--plot and --precision-plot draw box-metric curves; davis has none')
     sequences = list_mask_sequences(args.dataset, split=args.davis_split, resolution=args.davis_resolution,
-                                    objects=args.mask_objects)
+                                    objects=args.mask_objects, ignore_void=args.davis_ignore_void)
     unique_names = len({f.name for f in folders}) == len(folders)
     evaluations = []
     for folder in folders:

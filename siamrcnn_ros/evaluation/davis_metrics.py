@@ -123,7 +123,8 @@ def evaluate_mask_sequence(sequence: MaskSequence, read_prediction: Callable[[in
 
     Raises:
         ValueError: no frame left to score, a result mask of another size than the annotation, or
-            a result value above the number of objects (the DAVIS toolkit refuses those too).
+            a result value above the number of objects (the DAVIS toolkit refuses those too; an
+            object the result never shows simply scores 0 where the truth has it).
     """
     indices = scored_frames(len(sequence), frames)
     if indices.size == 0:
@@ -166,10 +167,12 @@ class MaskEvaluation:
     objects: list[ObjectEvaluation]
 
     def summary(self) -> dict[str, float]:
-        """Headline numbers, each averaged over objects: ``davis_j_mean``, ``davis_j_recall``,
+        """Counts (``frames``: scored frames over all sequences) and the headline numbers, each
+        averaged over objects: ``davis_j_mean``, ``davis_j_recall``,
         ``davis_j_decay``, the same for ``f``, ``davis_jf`` (J&F) and ``davis_j_box``."""
+        scored = {o.sequence: len(o.frames) for o in self.objects}  # objects of a sequence share its frames
         scores: dict[str, float] = {'sequences': len(self.sequences), 'objects': len(self.objects),
-                                    'frames': sum(len(o.frames) for o in self.objects)}
+                                    'frames': sum(scored.values())}
         for name in ('j', 'f'):
             statistics = [getattr(o, f'{name}_statistics') for o in self.objects]
             for field in ('mean', 'recall', 'decay'):

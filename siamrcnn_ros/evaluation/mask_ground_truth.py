@@ -9,7 +9,11 @@ DAVIS 2017 (``<root>`` holds ``Annotations/``)::
     <root>/ImageSets/2017/<split>.txt              sequence names, one per line (optional)
 
   The objects are those of the first annotated frame (values 1..max), as the DAVIS toolkit counts
-  them; 255 marks void pixels, left out of the scores.
+  them. The value 255 marks void pixels. The public DAVIS 2017 toolkit turns them into background
+  before scoring (its void mask is then compared with the boolean object masks and never set), so
+  in effect a prediction over void pixels counts as a false positive; that is the default here, so
+  that numbers agree with published ones. ``ignore_void=True`` leaves them out of J, F and J_box
+  instead, as the toolkit's code intends.
 
 The synthetic world (``siamrcnn_ros.synthetic``; a split folder or one sequence folder)::
 
@@ -79,7 +83,7 @@ class MaskSequence:
 
 
 def list_mask_sequences(dataset: str | Path, *, split: str = 'val', resolution: str = '480p',
-                        objects: str = 'target') -> list[MaskSequence]:
+                        objects: str = 'target', ignore_void: bool = False) -> list[MaskSequence]:
     """The sequences of a DAVIS root, a synthetic-world split folder or one synthetic sequence.
 
     Args:
@@ -88,6 +92,7 @@ def list_mask_sequences(dataset: str | Path, *, split: str = 'val', resolution: 
             that file does not exist.
         resolution: DAVIS: the ``Annotations`` sub-folder (``480p`` or ``Full-Resolution``).
         objects: synthetic world: ``'target'`` or ``'all'`` (see the module docstring).
+        ignore_void: DAVIS: leave pixels of value 255 out of the scores (see the module docstring).
 
     Raises:
         FileNotFoundError: the folder does not exist, or a listed sequence or mask file is missing.
@@ -99,7 +104,7 @@ def list_mask_sequences(dataset: str | Path, *, split: str = 'val', resolution: 
     if objects not in SYNTHETIC_OBJECTS:
         raise ValueError(f'objects must be one of {SYNTHETIC_OBJECTS}, got {objects!r}')
     if (root / 'Annotations').is_dir():
-        return read_davis_sequences(root, split=split, resolution=resolution)
+        return read_davis_sequences(root, split=split, resolution=resolution, ignore_void=ignore_void)
     if (root / 'objects.json').is_file():
         return [read_synthetic_mask_sequence(root, objects)]
     folders = split_sequence_folders(root)
@@ -109,7 +114,8 @@ def list_mask_sequences(dataset: str | Path, *, split: str = 'val', resolution: 
                      '(folders with objects.json and masks/)')
 
 
-def read_davis_sequences(root: str | Path, *, split: str = 'val', resolution: str = '480p') -> list[MaskSequence]:
+def read_davis_sequences(root: str | Path, *, split: str = 'val', resolution: str = '480p',
+                         ignore_void: bool = False) -> list[MaskSequence]:
     """The sequences of a DAVIS 2017 root (see the module docstring)."""
     root = Path(root)
     annotations = root / 'Annotations' / resolution
@@ -132,7 +138,8 @@ def read_davis_sequences(root: str | Path, *, split: str = 'val', resolution: st
         image_dir = root / 'JPEGImages' / resolution / name
         frames = tuple(image_files(image_dir)) if image_dir.is_dir() else ()
         sequences.append(MaskSequence(name=name, masks=masks, object_values=values,
-                                      object_ids=tuple(str(v) for v in values), void_value=DAVIS_VOID_VALUE,
+                                      object_ids=tuple(str(v) for v in values),
+                                      void_value=DAVIS_VOID_VALUE if ignore_void else None,
                                       frames=frames if len(frames) == len(masks) else ()))
     return sequences
 

@@ -10,8 +10,8 @@
 The conventions follow the DAVIS 2017 evaluation toolkit, so that numbers compare with published
 ones: both masks empty scores 1 (J, F and J_box); a boundary pixel is one that differs from its
 right, lower or lower-right neighbour (those inside the image); with no predicted boundary precision
-is 1, with no ground-truth boundary recall is 1. Pixels marked ``void`` (DAVIS: value 255 in the
-annotation) are left out of J and F.
+is 1, with no ground-truth boundary recall is 1. Pixels of an optional ``void`` mask are left out
+(see ``mask_ground_truth`` for DAVIS's value 255).
 """
 from __future__ import annotations
 
