@@ -38,7 +38,7 @@ def combine_masks(masks: Tensor | np.ndarray, ids: Sequence[int]) -> np.ndarray:
     if any(label < 1 for label in labels):
         raise ValueError(f'ids must be >= 1 (0 is the background), got {labels}')
     out = np.zeros(array.shape[1:], np.int32)
-    sizes = array.reshape(len(array), -1).sum(axis=1)  # [N]
+    sizes = array.sum(axis=(1, 2))  # [N]
     # Painting order: decreasing size, and among equal sizes decreasing index, so the smallest and, of
     # equal ones, the earliest mask is painted last (lexsort's primary key is the last one).
     order = np.lexsort((-np.arange(len(array)), -sizes))
