@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument('results', nargs='+', metavar='RESULTS_DIR', help='result folders, one per tracker')
     parser.add_argument('--dataset', required=True,
-                        help='dataset folder (OTB root, LaSOT root, GOT-10k split with list.txt) or one sequence')
+                        help='dataset folder (OTB root, LaSOT root, GOT-10k split with list.txt) or one sequence; '
+                             'davis: a DAVIS root or a synthetic-world split (or sequence) folder')
     parser.add_argument('--layout', default='auto', choices=['auto', *LAYOUTS],
                         help='layout of the dataset sequences; default: detected per sequence')
     parser.add_argument('--metrics', default='success,precision,norm_precision',
@@ -65,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help='oxuva: a frame is predicted present when its confidence is above this; default: 0')
     parser.add_argument('--mask-frames', default='davis', choices=FRAME_SELECTIONS,
                         help='davis: frames scored; davis = all but the first and the last (the DAVIS 2017 '
-                             'semi-supervised protocol), after_first = all but the first; default: %(default)s')
+                             'semi-supervised protocol), after_first = all but the first, all = every frame; '
+                             'default: %(default)s')
     parser.add_argument('--mask-objects', default='target', choices=SYNTHETIC_OBJECTS,
                         help='davis on the synthetic world: score the target only (result value 1) or every '
                              'object of objects.json (value k+1 = object k); DAVIS scores the first frame\'s '
