@@ -19,6 +19,7 @@ from siamrcnn_ros.evaluation.mask_results import (
     write_mask_result,
     write_mask_results,
 )
+from siamrcnn_ros.evaluation.results import write_results
 
 SIZE = 40  # F's tolerance on 40 x 40: ceil(0.008 * 56.6) = 1 px
 FRAMES = 6  # DAVIS scores frames 1..4
@@ -207,3 +208,25 @@ def test_siamrcnn_eval_davis_refuses_unknown_objects(tmp_path: Path, capsys: pyt
     write_mask_results(tmp_path / 'extra', 'dance', [labels] * FRAMES)
     assert main(['--dataset', str(root), str(tmp_path / 'extra'), '--metrics', 'davis', '--no-progress']) == 1
     assert 'only objects 1..2 exist' in capsys.readouterr().err
+
+
+def test_box_results_get_j_box_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    split = make_synthetic_split(tmp_path / 'test')
+    # Target box xyxy (3, 2 + t, 9, 8 + t); the tracker's box is 2 px too tall from frame 1 on
+    # (IoU 36/48), and says "no box" (zero size) on frame 3.
+    boxes = np.array([[3, 2 + t, 6, 6 if t == 0 else 8] for t in range(5)], dtype=np.float64)
+    boxes[3] = [0, 0, 0, 0]
+    write_results(tmp_path / 'boxes', 'Synthetic_Test_000001', boxes)
+    assert main(['--dataset', str(split), str(tmp_path / 'boxes'), '--metrics', 'davis', '--no-progress',
+                 '--mask-frames', 'after_first']) == 0
+    row = capsys.readouterr().out.splitlines()[2].split()
+    assert row[:5] == ['boxes', '1', '-', '-', '-']
+    assert float(row[5]) == pytest.approx(np.mean([36 / 48, 36 / 48, 0, 36 / 48]), abs=5e-4)
+    assert main(['--dataset', str(split), str(tmp_path / 'boxes'), '--metrics', 'davis', '--no-progress',
+                 '--mask-objects', 'all']) == 1
+    assert 'box results hold one object' in capsys.readouterr().err
+    (tmp_path / 'empty').mkdir()
+    assert main(['--dataset', str(split), str(tmp_path / 'empty'), '--metrics', 'davis', '--no-progress']) == 1
+    error = capsys.readouterr().err
+    assert 'no mask result for sequence' in error
+    assert 'no results for sequence' in error  # nor a box result file

@@ -15,7 +15,8 @@ Each result folder holds one result file per sequence (``<name>.txt`` or
 ``--metrics davis`` scores mask results instead (J, F, J&F, J_box; DAVIS 2017 semi-supervised
 protocol): one indexed PNG per frame, ``<results>/<sequence>/00000.png`` (value k = object k),
 against a DAVIS root (``Annotations/480p``) or a synthetic-world split folder (``masks/``); see
-``siamrcnn_ros.evaluation.mask_results``. It cannot be combined with the box metrics.
+``siamrcnn_ros.evaluation.mask_results``. A box result folder gets J_box only (its box against the
+mask's box). It cannot be combined with the box metrics.
 """
 from __future__ import annotations
 

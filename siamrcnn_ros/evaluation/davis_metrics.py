@@ -13,6 +13,9 @@ no pixel of it: an empty prediction there scores 1, anything else 0):
 Dataset: every statistic averaged over all objects of all sequences (not over sequences), and
 J&F = (J mean + F mean) / 2.
 
+A box tracker's result folder (``results`` layout, no mask PNGs) is scored too, on J_box only:
+its box against the box of the ground-truth mask (one scored object per sequence); J and F are NaN.
+
 Scored frames: the DAVIS 2017 semi-supervised evaluation leaves out the first frame (its mask is
 given to the tracker) and the last one; ``frames='davis'`` does the same. ``'after_first'`` keeps
 the last frame (the tracking benchmarks' convention), ``'all'`` scores every frame.
@@ -26,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from siamrcnn_ros.boxes import xywh_to_xyxy
 from siamrcnn_ros.evaluation.mask_ground_truth import MaskSequence
 from siamrcnn_ros.evaluation.mask_results import read_mask_result
 from siamrcnn_ros.evaluation.masks import (
@@ -34,6 +38,7 @@ from siamrcnn_ros.evaluation.masks import (
     contour_accuracy,
     region_similarity,
 )
+from siamrcnn_ros.evaluation.results import read_results
 
 FRAME_SELECTIONS = ('davis', 'after_first', 'all')
 DECAY_BINS = 4
@@ -61,7 +66,8 @@ class FrameStatistics:
 
 
 def frame_statistics(values: np.ndarray) -> FrameStatistics:
-    """DAVIS statistics of ``[T]`` per-frame values in frame order (all NaN when ``T = 0``).
+    """DAVIS statistics of ``[T]`` per-frame values in frame order (all NaN when ``T = 0`` or a
+    value is NaN, i.e. not measured).
 
     The decay bins: edges ``e_i = round(i (T - 1) / 4)``, ``i = 0..4``, halves rounded up; bin i
     holds frames ``e_i..e_{i+1}`` inclusive, so neighbouring bins share their edge frame (the
@@ -70,7 +76,7 @@ def frame_statistics(values: np.ndarray) -> FrameStatistics:
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 1:
         raise ValueError(f'values must be [T], got shape {values.shape}')
-    if values.size == 0:
+    if values.size == 0 or np.isnan(values).any():
         return FrameStatistics(math.nan, math.nan, math.nan)
     edges = np.floor(np.linspace(0, len(values) - 1, DECAY_BINS + 1) + 0.5).astype(np.int64)  # [5]
     first = values[edges[0]:edges[1] + 1]
@@ -152,6 +158,41 @@ def evaluate_mask_sequence(sequence: MaskSequence, read_prediction: Callable[[in
             for k, object_id in enumerate(sequence.object_ids)]
 
 
+def evaluate_box_sequence(sequence: MaskSequence, boxes: np.ndarray, frames: str = 'davis') -> list[ObjectEvaluation]:
+    """J_box of a box tracker's boxes against the masks of the sequence's one scored object.
+
+    Args:
+        sequence: the ground truth, with exactly one scored object (e.g. the synthetic target).
+        boxes: ``[N', 4]`` float xyxy pixels, ``N' >= N``; a row with NaN or no area means "no
+            box" (scores 1 where the object has no pixel, else 0).
+        frames: which frames to score, one of ``FRAME_SELECTIONS``.
+
+    Returns:
+        One ``ObjectEvaluation`` whose ``j`` and ``f`` are NaN (a box has no region or contour).
+
+    Raises:
+        ValueError: several scored objects, too few boxes, or no frame left to score.
+    """
+    if len(sequence.object_values) != 1:
+        raise ValueError(f'sequence {sequence.name!r}: box results hold one object, but {len(sequence.object_values)} '
+                         'are scored (score the target only)')
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if boxes.ndim != 2 or boxes.shape[1] != 4 or len(boxes) < len(sequence):
+        raise ValueError(f'sequence {sequence.name!r}: need [N >= {len(sequence)}, 4] boxes, got shape {boxes.shape}')
+    indices = scored_frames(len(sequence), frames)
+    if indices.size == 0:
+        raise ValueError(f'sequence {sequence.name!r}: {len(sequence)} frames leave none to score '
+                         f'with frames={frames!r}')
+    with np.errstate(invalid='ignore'):
+        empty = ~((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]))  # [N'], NaN compares False
+    boxes = np.where(empty[:, None], np.nan, boxes)  # [N', 4]
+    j_box = np.array([box_similarity(boxes[t], sequence.read_truth(int(t)) == sequence.object_values[0])
+                      for t in indices])
+    nan = np.full(len(indices), np.nan)
+    return [ObjectEvaluation(sequence=sequence.name, object_id=sequence.object_ids[0], frames=indices, j=nan,
+                             f=nan.copy(), j_box=j_box)]
+
+
 @dataclass(frozen=True, eq=False)
 class MaskEvaluation:
     """A mask result folder's DAVIS scores over a dataset.
@@ -195,26 +236,37 @@ class MaskEvaluation:
 
 def evaluate_mask_folder(results_dir: str | Path, sequences: Iterable[MaskSequence], frames: str = 'davis',
                          bound_th: float = DAVIS_BOUNDARY_THRESHOLD) -> MaskEvaluation:
-    """Scores ``results_dir`` (``mask_results`` layout) on ``sequences`` (any iterable, e.g. a
-    progress bar).
+    """Scores ``results_dir`` on ``sequences`` (any iterable, e.g. a progress bar): a sequence with
+    PNGs in ``<results_dir>/<sequence>/`` as masks (``mask_results`` layout), else its box result
+    file (``results`` layout) on J_box only.
 
     Raises:
-        FileNotFoundError: a scored frame's result PNG is missing (the message names it).
-        ValueError: see ``evaluate_mask_sequence``; or no sequence.
+        FileNotFoundError: a scored frame's result PNG is missing, or a sequence has neither (the
+            message names the expected files).
+        ValueError: see ``evaluate_mask_sequence`` and ``evaluate_box_sequence``; or no sequence.
     """
     results_dir = Path(results_dir)
     names, objects = [], []
     for sequence in sequences:
         names.append(sequence.name)
-        objects.extend(evaluate_mask_sequence(
-            sequence, lambda frame, name=sequence.name: read_mask_result(results_dir, name, frame), frames, bound_th))
+        if any((results_dir / sequence.name).glob('*.png')):
+            objects.extend(evaluate_mask_sequence(
+                sequence, lambda frame, name=sequence.name: read_mask_result(results_dir, name, frame), frames,
+                bound_th))
+            continue
+        try:
+            boxes, _ = read_results(results_dir, sequence.name)
+        except FileNotFoundError as error:
+            raise FileNotFoundError(f'no mask result for sequence {sequence.name!r} '
+                                    f'({results_dir / sequence.name}/00000.png, ...), and {error}') from None
+        objects.extend(evaluate_box_sequence(sequence, xywh_to_xyxy(boxes), frames))
     if not names:
         raise ValueError(f'{results_dir.name}: no sequences to evaluate')
     return MaskEvaluation(tracker=results_dir.name, sequences=names, objects=objects)
 
 
 def _mean(values: Iterable[float]) -> float:
-    """Mean, NaN for no values."""
+    """Mean, NaN for no values (or when one is NaN: a box-only result has no J or F)."""
     values = list(values)
     return float(np.mean(values)) if values else math.nan
 
