@@ -218,10 +218,13 @@ def test_box_results_get_j_box_only(tmp_path: Path, capsys: pytest.CaptureFixtur
     boxes[3] = [0, 0, 0, 0]
     write_results(tmp_path / 'boxes', 'Synthetic_Test_000001', boxes)
     assert main(['--dataset', str(split), str(tmp_path / 'boxes'), '--metrics', 'davis', '--no-progress',
-                 '--mask-frames', 'after_first']) == 0
+                 '--mask-frames', 'after_first', '--json', str(tmp_path / 'boxes.json')]) == 0
     row = capsys.readouterr().out.splitlines()[2].split()
     assert row[:5] == ['boxes', '1', '-', '-', '-']
     assert float(row[5]) == pytest.approx(np.mean([36 / 48, 36 / 48, 0, 36 / 48]), abs=5e-4)
+    summary = json.loads((tmp_path / 'boxes.json').read_text())['trackers'][0]['summary']
+    assert summary['davis_j_box'] == pytest.approx(np.mean([36 / 48, 36 / 48, 0, 36 / 48]))
+    assert summary['davis_jf'] is None
     assert main(['--dataset', str(split), str(tmp_path / 'boxes'), '--metrics', 'davis', '--no-progress',
                  '--mask-objects', 'all']) == 1
     assert 'box results hold one object' in capsys.readouterr().err
