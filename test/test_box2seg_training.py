@@ -106,6 +106,7 @@ def test_loss_falls_and_validation_scores(videos: list[AnnotatedVideo], tmp_path
     [(step, score)] = result.validation
     assert step == 24
     assert 0 <= score <= 1
+    assert 0.5 < result.box_as_mask_j < 1  # ellipses (about pi / 4 of their box) and partly hidden rectangles
 
 
 def test_resume_gives_the_weights_of_an_uninterrupted_run(videos: list[AnnotatedVideo], tmp_path: Path) -> None:

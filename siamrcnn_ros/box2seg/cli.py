@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     count = result.step - result.start_step
     speed = count / result.seconds if result.seconds > 0 else math.nan
-    score = f', validation J {result.validation[-1][1]:.3f}' if result.validation else ''
+    score = (f', validation J {result.validation[-1][1]:.3f} (filled boxes {result.box_as_mask_j:.3f})'
+             if result.validation else '')
     exported = f', exported {args.export}' if args.export is not None else ''
     print(f'siamrcnn-train-box2seg: steps {result.start_step} -> {result.step} of {config.steps} '
           f'({speed:.2f} steps/s), last loss {result.history[-1]["total"]:.4f}{score}, '

@@ -43,6 +43,8 @@ class Box2SegTrainingResult:
         checkpoint: the network file of the last checkpoint written, or None.
         history: per step run, ``{'total', 'bce', 'dice', 'lr'}`` as floats.
         validation: ``(step, mean J)`` of each validation run.
+        box_as_mask_j: mean J of the filled ground-truth boxes on the validation samples (the score to beat), or
+            None without validation.
         seconds: wall time of the steps.
     """
 
@@ -51,6 +53,7 @@ class Box2SegTrainingResult:
     checkpoint: Path | None
     history: list[dict[str, float]]
     validation: list[tuple[int, float]]
+    box_as_mask_j: float | None
     seconds: float
 
 
@@ -81,6 +84,7 @@ class Box2SegTrainer:
             validation_videos = read_training_videos(spec.root, spec.reader, spec.split)
         self.validation_samples = (self._validation_samples(validation_videos)
                                    if validation_videos is not None else [])
+        self._box_as_mask_j: float | None = None
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)  # the random initialisation follows the seed
         self.net = Box2SegNet(config.network)
@@ -125,10 +129,13 @@ class Box2SegTrainer:
                     score = self.validate()
                     validation.append((self.step, score))
                     writer.add_scalar('validation/J', score, self.step)
-                    bar.write(f'step {self.step}: validation J {score:.3f} on {len(self.validation_samples)} samples')
+                    bar.write(f'step {self.step}: validation J {score:.3f} on {len(self.validation_samples)} samples '
+                              f'(filled boxes: {self.box_as_mask_j():.3f})')
                 if self.step % config.checkpoint_interval == 0 or self.step == end:
                     last = self.save(checkpoint_paths(self.output_dir, self.step)).model
-        return Box2SegTrainingResult(start, self.step, last, history, validation, time.perf_counter() - started)
+        baseline = self.box_as_mask_j() if self.validation_samples else None
+        return Box2SegTrainingResult(start, self.step, last, history, validation, baseline,
+                                     time.perf_counter() - started)
 
     def save(self, paths: CheckpointPaths) -> CheckpointPaths:
         """Write a checkpoint of the current state to ``paths``."""
@@ -151,6 +158,20 @@ class Box2SegTrainer:
             scores.append(np.count_nonzero(truth & mask) / union if union else 1.0)
         self.net.requires_grad_(True)
         return float(np.mean(scores))
+
+    def box_as_mask_j(self) -> float:
+        """Mean J of the validation samples' ground-truth boxes filled as masks (computed once): what a network
+        must beat to add anything over the box."""
+        if self._box_as_mask_j is None:
+            scores = []
+            for sample in self.validation_samples:
+                truth = sample.video.read_mask(sample.frame) == sample.obj + 1  # [H, W]
+                x0, y0, x1, y1 = np.round(sample.box).astype(int)
+                filled = np.zeros_like(truth)
+                filled[max(y0, 0):y1, max(x0, 0):x1] = True
+                scores.append(np.count_nonzero(truth & filled) / max(np.count_nonzero(truth | filled), 1))
+            self._box_as_mask_j = float(np.mean(scores))
+        return self._box_as_mask_j
 
     # Internals ----------------------------------------------------------------------------------------
 
