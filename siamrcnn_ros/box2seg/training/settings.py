@@ -116,8 +116,9 @@ class Box2SegTrainingConfig:
         min_mask_pixels: samples whose object has fewer mask pixels than this are skipped (redrawn).
         steps: optimizer steps in total.
         batch_size: crops per step (>= 2: the network has BatchNorm layers).
-        optimizer: SGD or AdamW (``siamrcnn_ros.training.settings.OptimizerSettings``).
-        schedule: learning rate over the steps (``ScheduleSettings``).
+        optimizer: SGD or AdamW (``siamrcnn_ros.training.settings.OptimizerSettings``, its defaults: the same
+            section means the same in both trainers' YAML files).
+        schedule: learning rate over the steps (``ScheduleSettings``, its defaults).
         augment: box jitter, flip and colour changes.
         loss: BCE and Dice weights.
         validation: optional mean-J validation.
@@ -134,8 +135,8 @@ class Box2SegTrainingConfig:
     min_mask_pixels: int = 16
     steps: int = 2000
     batch_size: int = 16
-    optimizer: OptimizerSettings = field(default_factory=lambda: OptimizerSettings(name='adamw', lr=1e-3))
-    schedule: ScheduleSettings = field(default_factory=lambda: ScheduleSettings(kind='cosine'))
+    optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     augment: Box2SegAugmentSettings = field(default_factory=Box2SegAugmentSettings)
     loss: Box2SegLossSettings = field(default_factory=Box2SegLossSettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)

@@ -28,6 +28,7 @@ from siamrcnn_ros.box2seg.training.losses import mask_losses
 from siamrcnn_ros.box2seg.training.samples import MaskSample, SampleDrawer, mask_sample_table
 from siamrcnn_ros.box2seg.training.settings import Box2SegTrainingConfig
 from siamrcnn_ros.box2seg.training.state import save_box2seg_training_checkpoint
+from siamrcnn_ros.datasets.videos import read_training_videos
 from siamrcnn_ros.model.siamrcnn import resolve_device
 from siamrcnn_ros.training.schedule import lr_factor
 from siamrcnn_ros.training.state import CheckpointPaths, checkpoint_paths, latest_checkpoint, load_training_state
@@ -69,7 +70,6 @@ class Box2SegTrainer:
 
     def __init__(self, config: Box2SegTrainingConfig, *, datasets: Sequence[Sequence[Any]] | None = None,
                  validation_videos: Sequence[Any] | None = None) -> None:
-        from siamrcnn_ros.datasets.videos import read_training_videos
         self.config = config
         if datasets is None:
             if not config.datasets:
