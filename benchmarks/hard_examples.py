@@ -43,7 +43,7 @@ def main() -> int:
     parser.add_argument('--queries', type=int, default=200, help='timed miner calls per index kind')
     args = parser.parse_args()
     videos = read_training_videos(args.root, args.reader, args.split)[:args.videos]
-    model = build_model(args.preset if args.checkpoint is None else args.checkpoint, device='cpu')
+    model = build_model(args.preset, checkpoint=args.checkpoint or 'none', device='cpu')
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
         cache = build_feature_cache(model, videos, Path(folder) / 'features.safetensors', frame_stride=args.stride)

@@ -80,7 +80,7 @@ def test_node_command_sets_the_model_and_remaps_the_image() -> None:
     assert command[1:4] == ['-m', 'siamrcnn_ros.node.node', '--ros-args']
     pairs = [command[i + 1] for i, arg in enumerate(command) if arg in ('-p', '-r')]
     assert pairs == ['image:=/cam/image_raw', 'auto_activate:=true', 'model.device:=cpu', 'model.preset:=demo',
-                     "model.checkpoint:=''"]
+                     'model.checkpoint:=none']
     with_file = node_command(preset='demo', checkpoint=Path('c/demo.safetensors'), device='cuda', image_topic='/i')
     assert 'model.checkpoint:=c/demo.safetensors' in with_file
 

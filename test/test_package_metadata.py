@@ -39,6 +39,7 @@ DEPENDENCY_OF_MODULE: dict[str, tuple[str, str | None]] = {
     'lifecycle_msgs': ('lifecycle_msgs', None),
     'std_srvs': ('std_srvs', None),
     'rcl_interfaces': ('rcl_interfaces', None),
+    'ament_index_python': ('ament_index_python', None),
 }
 # Imported only where installed, behind a guard; documented as optional in the README.
 OPTIONAL_MODULES = {'cv_bridge', 'vision_msgs', 'tf2_ros', 'tf2_geometry_msgs', 'launch', 'launch_ros'}

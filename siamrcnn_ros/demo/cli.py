@@ -14,8 +14,9 @@ Outputs in --output-dir: demo.mp4 (target, distractor tracklets, absent frames, 
 success.png and precision.png, tracks.csv (every Track: x,y,w,h, confidence, state, ...), summary.json,
 node.log (the node's own log).
 
-Without a trained checkpoint (checkpoints/demo.safetensors, made by training) the re-detection head has
-random weights: the pipeline is real, the scores are meaningless, and the demo says so.
+The node loads the demo preset's shipped checkpoint (checkpoints/demo.safetensors, trained on the synthetic
+world: checkpoints/README.md). Without it the re-detection head has random weights: the pipeline is real,
+the scores are meaningless, and the demo says so.
 """
 from __future__ import annotations
 
@@ -34,9 +35,10 @@ from siamrcnn_ros.demo.node_process import NodeError, NodeProcess, node_command
 from siamrcnn_ros.demo.outputs import evaluate_clip, write_plots, write_tracks_csv, write_video
 from siamrcnn_ros.demo.player import Player, frame_stamps
 from siamrcnn_ros.demo.records import TrackRecord, record_from_track
+from siamrcnn_ros.model.default_weights import SHIPPED, shipped_checkpoint
 from siamrcnn_ros.synthetic.settings import PRESETS as WORLD_PRESETS
 
-DEFAULT_CHECKPOINT = Path('checkpoints') / 'demo.safetensors'
+DEFAULT_CHECKPOINT = Path('checkpoints') / SHIPPED['demo']
 IMAGE_TOPIC = '/demo_camera/image_raw'
 RANDOM_WARNING = ('RANDOM WEIGHTS: no trained checkpoint ({missing} not found), the re-detection head is random. '
                   'The pipeline is real; the boxes and scores are MEANINGLESS.')
@@ -87,8 +89,9 @@ def resolve_checkpoint(given: str | None) -> tuple[Path | None, str]:
         if not path.is_file():
             raise FileNotFoundError(f'checkpoint not found: {path}')
         return path, f'trained checkpoint {path}'
-    if DEFAULT_CHECKPOINT.is_file():
-        return DEFAULT_CHECKPOINT, f'trained checkpoint {DEFAULT_CHECKPOINT}'
+    shipped = shipped_checkpoint('demo')
+    if shipped is not None:
+        return shipped, f'trained checkpoint {shipped}'
     return None, 'RANDOM (no trained checkpoint: the scores are meaningless)'
 
 

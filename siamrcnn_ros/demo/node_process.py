@@ -23,13 +23,13 @@ def node_command(*, preset: str, checkpoint: str | Path | None, device: str, ima
 
     Args:
         preset: ``model.preset``.
-        checkpoint: ``model.checkpoint``; None or '' = random re-detection head.
+        checkpoint: ``model.checkpoint``; None = random re-detection head (``'none'``).
         device: ``model.device`` (``cpu``, ``cuda``, ``auto``).
         image_topic: where ``image`` is remapped to.
         extra_parameters: more ``-p name:=value`` pairs.
     """
     parameters = {'auto_activate': 'true', 'model.device': device, 'model.preset': preset,
-                  'model.checkpoint': str(checkpoint or ''), **(extra_parameters or {})}
+                  'model.checkpoint': str(checkpoint or 'none'), **(extra_parameters or {})}
     command = [sys.executable, '-m', 'siamrcnn_ros.node.node', '--ros-args', '-r', f'image:={image_topic}']
     for name, value in parameters.items():
         # An empty value needs quotes: ROS reads the value as YAML, and `name:=''` is the empty string.

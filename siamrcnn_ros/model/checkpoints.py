@@ -67,7 +67,7 @@ class Checkpoint:
 
 
 def save_checkpoint(path: str | os.PathLike[str], module: nn.Module, config: ModelConfig,
-                    extra_metadata: dict[str, str] | None = None) -> None:
+                    extra_metadata: dict[str, str] | None = None, dtype: torch.dtype | None = None) -> None:
     """Write ``module``'s state dict and ``config`` to a safetensors file, atomically.
 
     The file is written next to ``path`` under a temporary name and renamed over ``path``, so a crash
@@ -79,6 +79,8 @@ def save_checkpoint(path: str | os.PathLike[str], module: nn.Module, config: Mod
         config: the config ``module`` was built from.
         extra_metadata: further string entries; the keys ``format``, ``version``, ``config`` and
             ``created`` are reserved.
+        dtype: store the floating-point tensors in this dtype (``torch.float16`` halves the file;
+            loading casts them back to the module's dtype); None keeps each tensor's own dtype.
     """
     extra = dict(extra_metadata or {})
     clashes = sorted(set(extra) & set(_RESERVED_KEYS))
@@ -91,6 +93,8 @@ def save_checkpoint(path: str | os.PathLike[str], module: nn.Module, config: Mod
     # a copy per key is what load_state_dict needs to restore each of them.
     tensors = {key: value.detach().cpu().clone(memory_format=torch.contiguous_format)
                for key, value in module.state_dict().items()}
+    if dtype is not None:
+        tensors = {key: value.to(dtype) if value.is_floating_point() else value for key, value in tensors.items()}
     metadata = {'format': CHECKPOINT_FORMAT, 'version': str(CHECKPOINT_VERSION),
                 'config': json.dumps(config.to_dict(), sort_keys=True),
                 'created': datetime.now(timezone.utc).isoformat(timespec='seconds'), **extra}

@@ -223,7 +223,7 @@ PRESETS: dict[str, ModelConfig] = {
                         backbone=BackboneConfig(name='mobilenet_v3_large'),
                         rpn=RPNConfig(anchor_sizes=((32, 64, 128, 256, 512),) * 3, pre_nms_top_n=150,
                                       post_nms_top_n=100),
-                        head=HeadConfig(head_type='2fc', representation_size=256, max_extra_boxes=30)),
+                        head=HeadConfig(head_type='2fc', representation_size=128, max_extra_boxes=30)),
 }
 
 

@@ -31,6 +31,7 @@ from torchvision.ops import MultiScaleRoIAlign
 from siamrcnn_ros.model.backbone import build_backbone, feature_levels
 from siamrcnn_ros.model.checkpoints import load_checkpoint_into, read_checkpoint
 from siamrcnn_ros.model.config import ModelConfig, get_preset
+from siamrcnn_ros.model.default_weights import DEFAULT, resolve_checkpoint
 from siamrcnn_ros.model.detector_weights import load_detector_weights
 from siamrcnn_ros.model.head import CascadeRedetectionHead, postprocess
 from siamrcnn_ros.model.pairs import score_pairs
@@ -314,7 +315,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
-def build_model(config: ModelConfig | str, *, checkpoint: str | Path | None = None,
+def build_model(config: ModelConfig | str, *, checkpoint: str | Path | None = DEFAULT,
                 detector_weights: str | Path | None = None, device: str | torch.device = 'auto',
                 precision: str = 'bf16') -> SiamRCNN:
     """A ready-to-run ``SiamRCNN``: in eval mode, ``requires_grad`` off, on ``device``.
@@ -324,19 +325,24 @@ def build_model(config: ModelConfig | str, *, checkpoint: str | Path | None = No
         checkpoint: one of our safetensors checkpoints (``checkpoints.save_checkpoint`` of a whole
             ``SiamRCNN``). The config stored in it builds the model: it wins over a preset name; a
             ``ModelConfig`` given explicitly must equal it, or ``CheckpointError`` names the fields.
+            ``'default'`` (the default): the preset's shipped checkpoint if it has one (``demo``:
+            ``checkpoints/demo.safetensors``), else none; ``None`` or ``'none'``: random weights
+            (see ``default_weights``).
         detector_weights: a torchvision Faster R-CNN checkpoint (file or weights enum name,
             ``detector_weights.py``) for the backbone + FPN + RPN; loaded after ``checkpoint``, so
             it replaces those weights.
         device: ``'auto'`` (CUDA when available, else CPU), ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ...
         precision: autocast dtype on CUDA (``'bf16'``, ``'fp16'``, ``'fp32'``).
 
-    Without ``checkpoint`` and ``detector_weights`` the weights are random (tests, timing).
+    Without a checkpoint and ``detector_weights`` the weights are random (tests, timing).
     """
     target = resolve_device(device)
     if isinstance(config, str):
         model_config, explicit = get_preset(config), None
+        checkpoint = resolve_checkpoint(config, checkpoint)
     elif isinstance(config, ModelConfig):
         model_config, explicit = config, config
+        checkpoint = resolve_checkpoint(None, checkpoint)
     else:
         raise TypeError(f'config must be a ModelConfig or a preset name, got {type(config).__name__}')
     if checkpoint is not None and explicit is None:

@@ -9,9 +9,11 @@ silently.
 from __future__ import annotations
 
 import gc
+from pathlib import Path
 
 import torch
 
+from siamrcnn_ros.model.default_weights import resolve_checkpoint
 from siamrcnn_ros.model.siamrcnn import SiamRCNN, build_model
 
 
@@ -48,6 +50,7 @@ class ModelHost:
         self._model: SiamRCNN | None = None
         self._device = torch.device('cpu')
         self.device_warning = ''
+        self.checkpoint_path: Path | None = None
 
     @property
     def model(self) -> SiamRCNN:
@@ -66,10 +69,16 @@ class ModelHost:
         return str(device)
 
     def load(self, preset: str, *, checkpoint: str, detector_weights: str, device: str) -> None:
-        """Builds the model on the CPU (``''`` = no checkpoint / detector weights) and chooses its device."""
+        """Builds the model on the CPU and chooses its device.
+
+        ``checkpoint``: ``''``/``'default'`` = the preset's shipped checkpoint, ``'none'`` = random weights, else a
+        file (``default_weights.resolve_checkpoint``); ``checkpoint_path`` then holds the file used (None: random).
+        ``detector_weights``: ``''`` = none.
+        """
         self.release()
         target, self.device_warning = choose_device(device)
-        self._model = build_model(preset, checkpoint=checkpoint or None, detector_weights=detector_weights or None,
+        self.checkpoint_path = resolve_checkpoint(preset, checkpoint)
+        self._model = build_model(preset, checkpoint=self.checkpoint_path, detector_weights=detector_weights or None,
                                   device='cpu')
         self._device = target
 

@@ -118,9 +118,12 @@ class SiamRCNNNode(LifecycleNode):
             self.get_logger().error(f'configure failed: cannot load the model (preset {model.preset!r}, checkpoint '
                                     f'{model.checkpoint!r}): {type(error).__name__}: {error}')
             return TransitionCallbackReturn.FAILURE
-        if not model.checkpoint:
-            self.get_logger().warning('no model.checkpoint: the re-detection head has random weights and the '
-                                      'tracks are meaningless (fine to check the plumbing)')
+        if self._host.checkpoint_path is None:
+            self.get_logger().warning(f'no checkpoint (model.checkpoint {model.checkpoint!r}, preset '
+                                      f'{model.preset!r}): the re-detection head has random weights and the tracks '
+                                      'are meaningless (fine to check the plumbing)')
+        else:
+            self.get_logger().info(f'model: preset {model.preset!r}, checkpoint {self._host.checkpoint_path}')
         if self._host.device_warning:
             self.get_logger().warning(self._host.device_warning)
         self._publishers_made = [

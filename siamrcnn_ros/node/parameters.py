@@ -19,6 +19,7 @@ from typing import Any
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
 from siamrcnn_ros.model.config import PRESETS
+from siamrcnn_ros.model.default_weights import DEFAULT, NONE
 from siamrcnn_ros.tracking.tracker import VARIANTS, TrackerSettings
 
 DEVICE_PATTERN = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
@@ -31,7 +32,9 @@ class ModelSettings:
 
     Attributes:
         preset: architecture and resolution, one of ``siamrcnn_ros.model.PRESETS``.
-        checkpoint: our safetensors checkpoint; ``''`` = none (random re-detection head: plumbing only).
+        checkpoint: our safetensors checkpoint; ``''`` or ``'default'`` = the preset's shipped checkpoint
+            (demo: ``checkpoints/demo.safetensors``), random weights for presets without one; ``'none'`` =
+            random re-detection head (plumbing only).
         detector_weights: torchvision Faster R-CNN weights (file or enum name) for backbone + RPN; ``''`` = none.
         device: ``auto`` (CUDA when torch sees a GPU), ``cpu``, ``cuda`` or ``cuda:N``.
     """
@@ -46,7 +49,7 @@ class ModelSettings:
             raise ValueError(f'preset must be one of {sorted(PRESETS)}, got {self.preset!r}')
         if not DEVICE_PATTERN.match(self.device):
             raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
-        if self.checkpoint and not Path(self.checkpoint).expanduser().is_file():
+        if self.checkpoint.lower() not in ('', DEFAULT, NONE) and not Path(self.checkpoint).expanduser().is_file():
             raise ValueError(f'checkpoint {self.checkpoint!r} is not a file')
 
 
@@ -149,7 +152,8 @@ class ParameterSpec:
 PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('model.preset', 'model preset (architecture, input resolution)', NEXT_CONFIGURE,
                   choices=tuple(PRESETS)),
-    ParameterSpec('model.checkpoint', "safetensors checkpoint of the whole model; '' = random head weights",
+    ParameterSpec('model.checkpoint', "safetensors checkpoint of the whole model; '' = the preset's shipped "
+                  "checkpoint (demo), 'none' = random head weights",
                   NEXT_CONFIGURE),
     ParameterSpec('model.detector_weights', "torchvision Faster R-CNN weights (file or enum name) for backbone "
                   "and RPN; '' = none", NEXT_CONFIGURE),

@@ -6,6 +6,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from siamrcnn_ros.model import PRESETS
+from siamrcnn_ros.model.default_weights import DEFAULT, resolve_checkpoint
 from siamrcnn_ros.tracking.tracker import VARIANTS, MultiTracker, Tracker, TrackerSettings
 
 if TYPE_CHECKING:
@@ -17,8 +18,10 @@ def add_tracker_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group('tracker')
     group.add_argument('--preset', default='demo', choices=sorted(PRESETS),
                        help='model preset (architecture and resolution); default: %(default)s')
-    group.add_argument('--checkpoint', default=None,
-                       help="the project's own safetensors checkpoint; its stored config decides the architecture")
+    group.add_argument('--checkpoint', default=DEFAULT,
+                       help="the project's own safetensors checkpoint; its stored config decides the architecture. "
+                            "default: the preset's shipped checkpoint (demo: checkpoints/demo.safetensors); "
+                            "'none': random weights")
     group.add_argument('--detector-weights', default=None,
                        help='torchvision COCO Faster R-CNN weights for backbone + RPN: a .pth file or a '
                             'torchvision weights name such as FasterRCNN_ResNet50_FPN_Weights.COCO_V1')
@@ -39,12 +42,14 @@ def build_model_from_args(args: argparse.Namespace, prog: str, seed: int | None 
 
     from siamrcnn_ros.model import build_model  # heavy: imported only when a tool runs
 
-    if args.checkpoint is None:
-        print(f'{prog}: warning: no --checkpoint given: the re-detection head has random weights and the results '
-              'are meaningless (useful only to check the pipeline or measure speed)', file=sys.stderr)
+    checkpoint = resolve_checkpoint(args.preset, args.checkpoint)
+    if checkpoint is None:
+        print(f'{prog}: warning: no checkpoint (preset {args.preset!r} ships none, or --checkpoint none): the '
+              're-detection head has random weights and the results are meaningless (useful only to check the '
+              'pipeline or measure speed)', file=sys.stderr)
     if seed is not None:
         torch.manual_seed(seed)
-    return build_model(args.preset, checkpoint=args.checkpoint, detector_weights=args.detector_weights,
+    return build_model(args.preset, checkpoint=checkpoint, detector_weights=args.detector_weights,
                        device=args.device)
 
 

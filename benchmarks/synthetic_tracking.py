@@ -1,0 +1,112 @@
+"""Tracking quality on the synthetic world (issue 6): TDPA, argmax and short-term on the test split
+and on the long-term videos, with one checkpoint.
+
+For every sequence of each requested split and every variant, tracks from the first frame's box
+(one shared model), writes the results in the benchmark layout under
+``<output-dir>/<split>/<variant>/`` (readable by ``siamrcnn-eval``), then scores them: success AUC,
+precision at 20 px, and on the long-term videos the VOT-LT tracking F-score (which also rewards
+reporting the target absent). Prints one table per split and writes ``<output-dir>/scores.json``
+and a success plot per split.
+
+    scripts/in-env python benchmarks/synthetic_tracking.py --checkpoint checkpoints/demo.safetensors \\
+        --output-dir outputs/synthetic_eval/demo --long-term-frames 1000
+
+Splits: ``test`` (GOT-10k layout, ``<world>/test``) and ``lasot`` (the long-term videos in the
+LaSOT layout, ``<world>/lasot``). ``--long-term-frames N`` scores only the first N frames of each
+long-term video (the CPU box tracks ~5 frames/s); the scores then cover exactly the frames tracked.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from siamrcnn_ros.boxes import xyxy_to_xywh
+from siamrcnn_ros.datasets import list_sequences
+from siamrcnn_ros.datasets.sequence import Sequence
+from siamrcnn_ros.evaluation.cli import format_table
+from siamrcnn_ros.evaluation.evaluate import evaluate_results_folder
+from siamrcnn_ros.evaluation.plots import plot_success
+from siamrcnn_ros.evaluation.results import write_results
+from siamrcnn_ros.model import build_model
+from siamrcnn_ros.tracking.tracker import VARIANTS, Tracker, TrackerSettings
+
+SPLITS = {'test': ('test', ('success', 'precision')), 'lasot': ('lasot', ('success', 'precision', 'vot_lt'))}
+
+
+def truncated(sequence: Sequence, frames: int | None) -> Sequence:
+    """``sequence`` cut to its first ``frames`` frames (image sequences only); unchanged for None."""
+    if frames is None or len(sequence) <= frames:
+        return sequence
+    return dataclasses.replace(
+        sequence, frames=sequence.frames[:frames],
+        ground_truth=None if sequence.ground_truth is None else sequence.ground_truth[:frames],
+        absent=None if sequence.absent is None else sequence.absent[:frames])
+
+
+def track_sequence(tracker: Tracker, sequence: Sequence, progress: tqdm) -> tuple[np.ndarray, ...]:
+    """Boxes ``[N, 4]`` xywh pixels, confidences ``[N]`` and seconds per frame ``[N]`` from frame 0's box."""
+    boxes, confidences, times = [], [], []
+    for index, image in enumerate(sequence.iter_frames()):
+        started = time.perf_counter()
+        result = tracker.init(image, sequence.ground_truth[0]) if index == 0 else tracker.update(image)
+        times.append(time.perf_counter() - started)
+        boxes.append(xyxy_to_xywh(result.box))
+        confidences.append(result.confidence)
+        progress.update()
+    return np.array(boxes), np.array(confidences), np.array(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--world', type=Path, default=Path('data/synthetic'), help='synthetic world folder')
+    parser.add_argument('--checkpoint', required=True, help='model checkpoint (safetensors)')
+    parser.add_argument('--output-dir', type=Path, required=True, help='results, scores.json and plots go here')
+    parser.add_argument('--splits', default='test,lasot', help='comma-separated subset of test,lasot')
+    parser.add_argument('--variants', default=','.join(VARIANTS), help='comma-separated subset of %(default)s')
+    parser.add_argument('--long-term-frames', type=int, default=None,
+                        help='score only the first this-many frames of each long-term video')
+    parser.add_argument('--device', default='cpu', help='cpu, cuda or auto')
+    args = parser.parse_args(argv)
+    splits = [s.strip() for s in args.splits.split(',') if s.strip()]
+    variants = [v.strip() for v in args.variants.split(',') if v.strip()]
+    unknown = sorted(set(splits) - set(SPLITS)) + sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        print(f'synthetic_tracking: unknown split or variant: {", ".join(unknown)}', file=sys.stderr)
+        return 2
+
+    model = build_model('demo', checkpoint=args.checkpoint, device=args.device)
+    document = {'checkpoint': str(args.checkpoint), 'world': str(args.world),
+                'long_term_frames': args.long_term_frames, 'splits': {}}
+    for split in splits:
+        folder, metrics = SPLITS[split]
+        limit = args.long_term_frames if split == 'lasot' else None
+        sequences = [truncated(s, limit) for s in list_sequences(args.world / folder)]
+        total = len(variants) * sum(len(s) for s in sequences)
+        evaluations = []
+        with tqdm(total=total, unit='frame', desc=split) as progress:
+            for variant in variants:
+                results_dir = args.output_dir / split / variant
+                for sequence in sequences:
+                    progress.set_postfix_str(f'{variant} {sequence.name}')
+                    tracker = Tracker(model, TrackerSettings(variant=variant))
+                    boxes, confidences, times = track_sequence(tracker, sequence, progress)
+                    write_results(results_dir, sequence.name, boxes, confidences, times)
+                evaluations.append(evaluate_results_folder(results_dir, sequences, metrics, 0.0))
+        print(f'\n{split}: {len(sequences)} sequences, {sum(len(s) for s in sequences)} frames each variant')
+        print(format_table(evaluations, metrics))
+        plot_success(evaluations, args.output_dir / f'{split}_success.png')
+        document['splits'][split] = {e.tracker: e.summary() for e in evaluations}
+    (args.output_dir / 'scores.json').write_text(json.dumps(document, indent=2) + '\n')
+    print(f'wrote {args.output_dir / "scores.json"}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""The checkpoints that ship with the package, and how a ``checkpoint`` argument is resolved.
+
+One checkpoint is committed: ``checkpoints/demo.safetensors``, the ``demo`` preset trained on the
+synthetic world (``checkpoints/README.md`` has its config and command). It lives at the repository
+root in a source checkout, and in ``share/siamrcnn_ros/checkpoints`` of a ROS 2 install.
+
+The ``checkpoint`` argument of ``build_model`` (and ``--checkpoint`` of the tools, ``model.checkpoint``
+of the node) takes:
+
+* ``'default'`` (``DEFAULT``): the preset's shipped checkpoint when it has one, else random weights;
+* ``'none'`` or None: random weights (tests, timing, plumbing);
+* a path: that file.
+"""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+DEFAULT = 'default'
+NONE = 'none'
+
+# Preset name -> file name in the checkpoints folder.
+SHIPPED = {'demo': 'demo.safetensors'}
+
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # .../siamrcnn_ros
+
+
+def checkpoint_folders() -> list[Path]:
+    """Where shipped checkpoints are looked for, in order: the source tree, then the ROS 2 share folder."""
+    folders = [_PACKAGE_DIR.parent / 'checkpoints']
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+    except ImportError:  # no ROS environment: only the source tree
+        return folders
+    with contextlib.suppress(PackageNotFoundError, ValueError):  # not installed as a ROS package
+        folders.append(Path(get_package_share_directory('siamrcnn_ros')) / 'checkpoints')
+    return folders
+
+
+def shipped_checkpoint(preset: str, folders: list[Path] | None = None) -> Path | None:
+    """The shipped checkpoint of ``preset``, or None when it has none or the file is not there.
+
+    ``folders``: where to look; default ``checkpoint_folders()``.
+    """
+    name = SHIPPED.get(preset)
+    if name is None:
+        return None
+    for folder in checkpoint_folders() if folders is None else folders:
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def resolve_checkpoint(preset: str | None, checkpoint: str | Path | None) -> Path | None:
+    """The file a ``checkpoint`` argument names (see the module docstring); None = random weights.
+
+    Args:
+        preset: the preset name the model is built from, or None for an explicit ``ModelConfig``
+            (then ``'default'`` means random weights: only presets ship checkpoints).
+        checkpoint: ``'default'``, ``'none'``, None, ``''`` (= ``'default'``) or a path.
+    """
+    if checkpoint is None or (isinstance(checkpoint, str) and checkpoint.lower() == NONE):
+        return None
+    if isinstance(checkpoint, str) and checkpoint in ('', DEFAULT):
+        return None if preset is None else shipped_checkpoint(preset)
+    return Path(checkpoint).expanduser()
