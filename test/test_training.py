@@ -325,6 +325,23 @@ def test_detector_phase_trains_backbone_and_rpn_only(videos: list[AnnotatedVideo
     assert read_checkpoint(result.checkpoint).metadata['phase'] == 'detector'
 
 
+def test_joint_phase_trains_everything_with_both_losses(videos: list[AnnotatedVideo], tmp_path: Path) -> None:
+    config = tiny_config(tmp_path, phase='joint', steps=3, optimizer={'name': 'adamw', 'lr': 1e-3})
+    trainer = Trainer(config, datasets=[videos])
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    result = trainer.run(progress=False)
+    parts = {f'loss_{kind}_stage{k}' for kind in ('cls', 'box') for k in range(3)}
+    assert set(result.history[0]) == {'total', 'lr', 'loss_objectness', 'loss_rpn_box_reg', *parts}
+    first = result.history[0]
+    assert first['total'] == pytest.approx(sum(first[name] for name in parts | {'loss_objectness', 'loss_rpn_box_reg'}),
+                                           rel=1e-5)
+    after = trainer.model.state_dict()
+    changed = {key for key in before if not torch.equal(before[key], after[key])}
+    for prefix in ('backbone.body.', 'backbone.fpn.', 'rpn.head.', 'head.stages.0.', 'head.stages.2.'):
+        assert any(key.startswith(prefix) for key in changed), prefix
+    assert read_checkpoint(result.checkpoint).metadata['phase'] == 'joint'
+
+
 def test_trainer_checks_stage_count(videos: list[AnnotatedVideo], tmp_path: Path) -> None:
     config = tiny_config(tmp_path, loss={'cls_weights': [1, 1], 'box_weights': [1, 1]})
     with pytest.raises(ValueError, match=r'loss\.cls_weights has 2 entries but the model head has 3'):
@@ -378,7 +395,7 @@ def test_cli_fails_clearly_on_unknown_keys(tmp_path: Path) -> None:
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize('phase', ['head', 'detector'])
+@pytest.mark.parametrize('phase', ['head', 'detector', 'joint'])
 def test_training_runs_on_cuda_under_autocast(videos: list[AnnotatedVideo], tmp_path: Path, phase: str) -> None:
     config = tiny_config(tmp_path, phase=phase, steps=4, device='cuda', checkpoint_interval=2)
     trainer = Trainer(config, datasets=[videos])

@@ -8,6 +8,10 @@ Two phases:
 * ``detector``: backbone + FPN + RPN trained as a class-agnostic proposal network with torchvision's
   RPN losses (``loss_objectness``, ``loss_rpn_box_reg``) on every visible object's box, for when no
   COCO-trained detector is at hand (our machines).
+* ``joint``: both at once on a pair, the backbone learning from the RPN losses of the target frame's
+  objects and from the cascade losses (through the template and the RoI features). A COCO backbone
+  already tells objects apart; one trained from scratch on objectness alone does not (on the synthetic
+  world the head phase on such a frozen backbone stalled at a stage-0 classification loss of ~0.42).
 
 Both return ``(total, {name: scalar})`` for one example; the trainer averages over the batch.
 """
@@ -60,6 +64,49 @@ def head_losses(model: SiamRCNN, example: PairExample, config: TrainingConfig, g
     return weighted_total(losses, config.loss), losses
 
 
+def joint_losses(model: SiamRCNN, example: PairExample, config: TrainingConfig,
+                 generator: torch.Generator) -> tuple[Tensor, dict[str, Tensor]]:
+    """The cascade losses of one pair plus the RPN losses of its target frame, backbone included.
+
+    Returns:
+        ``(weighted cascade total + loss_objectness + loss_rpn_box_reg, parts)``.
+    """
+    device = model.device
+    transform = model.config.transform
+    reference = network_input(example.reference_image, transform, device)
+    template = model.roi_pool(model.backbone(reference.tensor),
+                              [boxes_tensor(example.reference_box[None], device)], [reference.resized_size])
+    target = network_input(example.target_image, transform, device)
+    target_maps = model.backbone(target.tensor)
+    target_box = boxes_tensor(example.target_box, device)
+    other_boxes = boxes_tensor(example.other_boxes, device).reshape(-1, 4)
+    rpn_total, rpn_parts = _rpn_losses(model, target.tensor, target.resized_size, target_maps,
+                                       torch.cat([target_box[None], other_boxes]))
+    with torch.no_grad():
+        detached = OrderedDict((name, value.detach()) for name, value in target_maps.items())
+        proposals = propose(model.rpn, target.tensor, target.resized_size, detached)  # [P, 4]
+        rois = candidate_rois(proposals, target_box, other_boxes, target.resized_size, config.roi_sampling, generator)
+
+    def pool(boxes: Tensor) -> Tensor:
+        return model.roi_pool(target_maps, [boxes.float()], [target.resized_size])
+
+    losses = cascade_losses(model.head, pool, template, rois, target_box, target.resized_size,
+                            sampling=config.roi_sampling, settings=config.loss, generator=generator)
+    return weighted_total(losses, config.loss) + rpn_total, {**losses, **rpn_parts}
+
+
+def _rpn_losses(model: SiamRCNN, image: Tensor, resized_size: tuple[int, int], maps: OrderedDict[str, Tensor],
+                boxes: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """torchvision's RPN losses for ``boxes`` ``[K, 4]`` xyxy (resized-image pixels) on one image's maps."""
+    # torchvision's RPN builds its anchors in the maps' dtype: under bf16 autocast a pixel coordinate of
+    # even a small image would be rounded by several pixels, so the RPN and its losses run in float32.
+    with torch.autocast(image.device.type, enabled=False):
+        maps = OrderedDict((name, value.float()) for name, value in maps.items())
+        _, losses = model.rpn(ImageList(image, [resized_size]), maps, [{'boxes': boxes}])
+    losses = {name: value.float() for name, value in losses.items()}
+    return sum(losses.values()), losses  # type: ignore[return-value]
+
+
 def detector_losses(model: SiamRCNN, example: DetectionExample) -> tuple[Tensor, dict[str, Tensor]]:
     """torchvision's class-agnostic RPN losses on one image (backbone, FPN and RPN in training mode).
 
@@ -68,12 +115,5 @@ def detector_losses(model: SiamRCNN, example: DetectionExample) -> tuple[Tensor,
     """
     device = model.device
     image = network_input(example.image, model.config.transform, device)
-    maps = model.backbone(image.tensor)
-    targets = [{'boxes': boxes_tensor(example.boxes, device).reshape(-1, 4)}]
-    # torchvision's RPN builds its anchors in the maps' dtype: under bf16 autocast a pixel coordinate of
-    # even a small image would be rounded by several pixels, so the RPN and its losses run in float32.
-    with torch.autocast(device.type, enabled=False):
-        maps = OrderedDict((name, value.float()) for name, value in maps.items())
-        _, losses = model.rpn(ImageList(image.tensor, [image.resized_size]), maps, targets)
-    losses = {name: value.float() for name, value in losses.items()}
-    return sum(losses.values()), losses  # type: ignore[return-value]
+    return _rpn_losses(model, image.tensor, image.resized_size, model.backbone(image.tensor),
+                       boxes_tensor(example.boxes, device).reshape(-1, 4))

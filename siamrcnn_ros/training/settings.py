@@ -26,7 +26,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
-PHASES = ('head', 'detector')
+PHASES = ('head', 'detector', 'joint')
 OPTIMIZERS = ('sgd', 'adamw')
 SCHEDULES = ('constant', 'step', 'cosine')
 BOX_LOSSES = ('smooth_l1', 'l1')
@@ -302,11 +302,14 @@ class TrainingConfig:
     """One training run.
 
     Attributes:
-        phase: ``'head'`` (Siam R-CNN: backbone + RPN frozen, the re-detection head trained) or
+        phase: ``'head'`` (Siam R-CNN: backbone + RPN frozen, the re-detection head trained),
             ``'detector'`` (backbone + FPN + RPN trained as a class-agnostic proposal network on the
-            videos' boxes, for when no COCO weights are at hand).
+            videos' boxes, for when no COCO weights are at hand) or ``'joint'`` (everything at once: the
+            RPN losses of the target frame's objects plus the cascade losses, the backbone learning from
+            both; for a backbone trained from scratch, whose proposal features alone do not tell objects
+            apart; hard example mining needs the frozen backbone of ``'head'``).
         steps: optimizer steps in total.
-        batch_size: pairs (head) or images (detector) per step.
+        batch_size: pairs (head, joint) or images (detector) per step.
         seed: seeds the pair sampling, the augmentations, the model's initialisation and torch's RNG.
         device: ``'auto'``, ``'cpu'``, ``'cuda'``, ``'cuda:N'``; on CUDA the forward runs under bf16 autocast.
         checkpoint_interval: write a checkpoint every this many steps (and at the end).

@@ -5,6 +5,7 @@
 * ``phase='head'``: the Siamese cascade head only; backbone, FPN and RPN stay frozen in eval mode
   (SPEC §2: only the re-detection head is trained for tracking).
 * ``phase='detector'``: backbone, FPN and RPN, class-agnostic, with torchvision's RPN losses.
+* ``phase='joint'``: all of it at once (RPN losses + cascade losses), for backbones trained from scratch.
 
 Each step draws its pairs and augmentations from ``(seed, step, index)``; the learning rate is a
 function of the step; checkpoints hold the weights, the optimizer and the RNG states (``state.py``).
@@ -33,7 +34,7 @@ from tqdm import tqdm
 from siamrcnn_ros.model.checkpoints import load_checkpoint_into
 from siamrcnn_ros.model.config import ModelConfig, get_preset
 from siamrcnn_ros.model.siamrcnn import SiamRCNN, build_model
-from siamrcnn_ros.training.actors import detector_losses, head_losses
+from siamrcnn_ros.training.actors import detector_losses, head_losses, joint_losses
 from siamrcnn_ros.training.examples import example_rng, make_detection_example, make_pair_example, torch_generator
 from siamrcnn_ros.training.pairs import Pair, PairSampler
 from siamrcnn_ros.training.schedule import lr_factor
@@ -172,7 +173,7 @@ class Trainer:
     def _make_examples(self, step: int) -> list[tuple[Pair, Any]]:
         """The pairs of ``step`` with their augmented examples (a pure function of the seed and the step)."""
         config, transform = self.config, self.model_config.transform
-        make = make_pair_example if config.phase == 'head' else make_detection_example
+        make = make_detection_example if config.phase == 'detector' else make_pair_example
         pairs = self.sampler.batch(step, config.batch_size)
         return [(pair, make(pair, example_rng(config.seed, step, index), config.augment, transform))
                 for index, pair in enumerate(pairs)]
@@ -191,6 +192,8 @@ class Trainer:
                     negatives = self.hard_negatives(pair, step) if self.hard_negatives is not None else None
                     total, parts = head_losses(self.model, example, config, torch_generator(config.seed, step, index),
                                                extra_negative_features=negatives)
+                elif config.phase == 'joint':
+                    total, parts = joint_losses(self.model, example, config, torch_generator(config.seed, step, index))
                 else:
                     total, parts = detector_losses(self.model, example)
             if not torch.isfinite(total):
@@ -217,13 +220,15 @@ class Trainer:
         self.model.requires_grad_(False)
         if self.config.phase == 'head':
             self.model.head.requires_grad_(True)
+        elif self.config.phase == 'joint':
+            self.model.requires_grad_(True)
         else:
             self.model.backbone.requires_grad_(True)
             self.model.rpn.requires_grad_(True)
 
     def _set_modes(self) -> None:
         self.model.train()  # the head only (SiamRCNN.train keeps backbone and RPN in eval)
-        if self.config.phase == 'detector':
+        if self.config.phase in ('detector', 'joint'):
             self.model.backbone.train()
             self.model.rpn.train()
 
