@@ -43,6 +43,9 @@ def choose_device(requested: str) -> tuple[torch.device, str]:
     return device, ''
 
 
+RANDOM_WEIGHTS_SEED = 0
+
+
 class ModelHost:
     """Holds the model and moves it between the CPU and its device."""
 
@@ -78,8 +81,10 @@ class ModelHost:
         self.release()
         target, self.device_warning = choose_device(device)
         self.checkpoint_path = resolve_checkpoint(preset, checkpoint)
-        self._model = build_model(preset, checkpoint=self.checkpoint_path, detector_weights=detector_weights or None,
-                                  device='cpu')
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_WEIGHTS_SEED)  # random weights (no checkpoint) are the same in every run
+            self._model = build_model(preset, checkpoint=self.checkpoint_path,
+                                      detector_weights=detector_weights or None, device='cpu')
         self._device = target
 
     def to_device(self) -> None:
