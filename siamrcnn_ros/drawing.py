@@ -1,7 +1,8 @@
 """Drawing tracking results on images (annotated videos of ``siamrcnn-track``, the node's debug image).
 
 The target is drawn in green while present, in grey with "absent" while the tracker reports it gone
-(at its last known box); distractor tracklets are thin orange boxes labelled with their ids.
+(at its last known box); distractor tracklets are thin orange boxes labelled with their ids; a
+target's Box2Seg mask is a translucent tint in the target colour.
 Images are ``[H, W, 3]`` uint8 RGB; boxes xyxy pixels.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ TARGET_COLOUR = (40, 220, 40)  # RGB
 ABSENT_COLOUR = (160, 160, 160)
 DISTRACTOR_COLOUR = (255, 150, 30)
 TEXT_COLOUR = (255, 255, 255)
+MASK_OPACITY = 0.45
 
 
 def _corners(box: np.ndarray, width: int, height: int) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -64,3 +66,27 @@ def draw_frame_info(image: np.ndarray, text: str) -> np.ndarray:
     """Writes ``text`` (e.g. frame index and rate) in the top-left corner of ``image``, in place; returns it."""
     _label(image, text, (0, 0), (0, 0, 0))
     return image
+
+
+def draw_mask(image: np.ndarray, mask: np.ndarray | None, colour: tuple[int, int, int] = TARGET_COLOUR,
+              opacity: float = MASK_OPACITY) -> np.ndarray:
+    """Returns a copy of ``image`` tinted with ``colour`` where ``mask`` is set (``image`` itself when
+    ``mask`` is None or empty: nothing to draw).
+
+    Args:
+        image: ``[H, W, 3]`` uint8 RGB.
+        mask: ``[H, W]`` bool (or 0/nonzero), the same size as ``image``; None = no mask.
+        colour: RGB tint.
+        opacity: weight of the tint in ``[0, 1]``.
+    """
+    if mask is None:
+        return image
+    mask = np.asarray(mask).astype(bool, copy=False)
+    if mask.shape != image.shape[:2]:
+        raise ValueError(f'mask of shape {mask.shape} for an image of shape {image.shape}')
+    if not mask.any():
+        return image
+    out = np.ascontiguousarray(image).copy()
+    tint = np.asarray(colour, dtype=np.float32)
+    out[mask] = np.round(out[mask] * (1.0 - opacity) + tint * opacity).astype(np.uint8)
+    return out

@@ -21,6 +21,7 @@ from siamrcnn_ros.box2seg.combine import combine_masks
 from siamrcnn_ros.box2seg.config import Box2SegConfig
 from siamrcnn_ros.box2seg.crops import check_boxes, crop_windows, network_crops, normalise_image, paste_masks
 from siamrcnn_ros.box2seg.network import Box2SegNet
+from siamrcnn_ros.model.default_weights import resolve_box2seg_checkpoint
 from siamrcnn_ros.model.siamrcnn import PRECISIONS, resolve_device
 
 
@@ -102,8 +103,10 @@ def build_box2seg(config: Box2SegConfig | None = None, *, checkpoint: str | os.P
 
     Args:
         config: the network config; None takes the checkpoint's (or the defaults without a checkpoint).
-        checkpoint: a Box2Seg checkpoint (``save_box2seg_checkpoint``); None leaves the random initialisation
-            (masks are then meaningless: a warning belongs to the caller's tool).
+        checkpoint: a Box2Seg checkpoint (``save_box2seg_checkpoint``); ``'default'`` (or ``''``): the shipped
+            ``checkpoints/box2seg.safetensors`` when it is there, else random weights; None or ``'none'``:
+            the random initialisation (``default_weights.resolve_box2seg_checkpoint``). Masks from random weights
+            are meaningless: a warning belongs to the caller's tool, which can resolve the argument first.
         device: ``'auto'``, ``'cpu'``, ``'cuda'``, ``'cuda:N'``.
         precision: autocast dtype on CUDA (``'bf16'``, ``'fp16'``, ``'fp32'``).
         batch_size: crops per forward pass.
@@ -111,6 +114,7 @@ def build_box2seg(config: Box2SegConfig | None = None, *, checkpoint: str | os.P
     Raises:
         CheckpointError: unreadable checkpoint, or one whose config differs from a given ``config``.
     """
+    checkpoint = resolve_box2seg_checkpoint(checkpoint)
     if config is None:
         config = read_box2seg_checkpoint(checkpoint).config if checkpoint is not None else Box2SegConfig()
     net = Box2SegNet(config)

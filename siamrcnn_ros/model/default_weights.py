@@ -10,6 +10,10 @@ of the node) takes:
 * ``'default'`` (``DEFAULT``): the preset's shipped checkpoint when it has one, else random weights;
 * ``'none'`` or None: random weights (tests, timing, plumbing);
 * a path: that file.
+
+The Box2Seg network (``siamrcnn_ros.box2seg``) ships one checkpoint of its own, ``BOX2SEG_SHIPPED``
+(``checkpoints/box2seg.safetensors``, once trained); ``resolve_box2seg_checkpoint`` reads the same three
+kinds of value for it (``build_box2seg(checkpoint=...)``, ``--box2seg-checkpoint``, ``mask.checkpoint``).
 """
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ NONE = 'none'
 
 # Preset name -> file name in the checkpoints folder.
 SHIPPED = {'demo': 'demo.safetensors'}
+# The Box2Seg checkpoint's file name in the same folders (one network for every preset).
+BOX2SEG_SHIPPED = 'box2seg.safetensors'
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]  # .../siamrcnn_ros
 
@@ -43,8 +49,15 @@ def shipped_checkpoint(preset: str, folders: list[Path] | None = None) -> Path |
     ``folders``: where to look; default ``checkpoint_folders()``.
     """
     name = SHIPPED.get(preset)
-    if name is None:
-        return None
+    return None if name is None else _find_shipped(name, folders)
+
+
+def shipped_box2seg_checkpoint(folders: list[Path] | None = None) -> Path | None:
+    """The shipped Box2Seg checkpoint (``BOX2SEG_SHIPPED``), or None when the file is not there."""
+    return _find_shipped(BOX2SEG_SHIPPED, folders)
+
+
+def _find_shipped(name: str, folders: list[Path] | None) -> Path | None:
     for folder in checkpoint_folders() if folders is None else folders:
         if (folder / name).is_file():
             return folder / name
@@ -63,4 +76,19 @@ def resolve_checkpoint(preset: str | None, checkpoint: str | Path | None) -> Pat
         return None
     if isinstance(checkpoint, str) and checkpoint in ('', DEFAULT):
         return None if preset is None else shipped_checkpoint(preset)
+    return Path(checkpoint).expanduser()
+
+
+def resolve_box2seg_checkpoint(checkpoint: str | Path | None, folders: list[Path] | None = None) -> Path | None:
+    """The Box2Seg file a ``checkpoint`` argument names; None = random weights (the caller warns).
+
+    Args:
+        checkpoint: ``'default'`` or ``''`` (the shipped ``BOX2SEG_SHIPPED`` if present, else None),
+            ``'none'`` or None (random weights), or a path.
+        folders: where the shipped file is looked for; default ``checkpoint_folders()``.
+    """
+    if checkpoint is None or (isinstance(checkpoint, str) and checkpoint.lower() == NONE):
+        return None
+    if isinstance(checkpoint, str) and checkpoint in ('', DEFAULT):
+        return shipped_box2seg_checkpoint(folders)
     return Path(checkpoint).expanduser()

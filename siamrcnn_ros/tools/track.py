@@ -4,10 +4,14 @@ Examples::
 
     siamrcnn-track bikes.mp4 --box 320,120,60,140 --video outputs/bikes.mp4
     siamrcnn-track ~/data/LaSOT/airplane/airplane-1 --checkpoint model.safetensors --output-dir results/lasot
+    siamrcnn-track ~/data/DAVIS/JPEGImages/480p/bear --box 100,90,260,200 --masks results/davis_masks
 
 The source is a video file or a sequence folder in the OTB, LaSOT or GOT-10k layout (then the first
 frame's annotation is the default box). Results are written as the benchmarks expect them: one
 ``x,y,w,h`` line per frame plus a confidence file (see ``siamrcnn_ros.evaluation.results``).
+With ``--masks DIR`` the target is also segmented by Box2Seg in every frame where it is present, and the
+masks are written in the DAVIS layout: ``DIR/<name>/00000.png, ...`` (indexed PNGs, 1 = the target,
+0 = background; all 0 where the target is absent), the files ``siamrcnn-eval --metrics davis`` reads.
 """
 from __future__ import annotations
 
@@ -15,13 +19,21 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
 from siamrcnn_ros.boxes import xyxy_to_xywh
+from siamrcnn_ros.model.default_weights import DEFAULT
 from siamrcnn_ros.tools.common import add_tracker_arguments, build_tracker
+
+if TYPE_CHECKING:
+    from siamrcnn_ros.box2seg import Box2Seg
+
+TARGET_LABEL = 1
+"""The target's value in the mask PNGs (DAVIS: object 1; 0 = background)."""
 
 
 def parse_box(text: str) -> np.ndarray:
@@ -50,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
                              'both with a confidence file')
     parser.add_argument('--name', default=None, help='sequence name in the result files; default: the source name')
     parser.add_argument('--video', default=None, help='also write an annotated video (.mp4) here')
+    parser.add_argument('--masks', default=None, metavar='DIR',
+                        help='also segment the target (Box2Seg) and write DAVIS-layout masks to DIR/<name>/%%05d.png')
+    parser.add_argument('--box2seg-checkpoint', default=DEFAULT,
+                        help="Box2Seg checkpoint for --masks; default: the shipped checkpoints/box2seg.safetensors "
+                             "(random weights, with a warning, while none ships); 'none': random weights")
     parser.add_argument('--max-frames', type=int, default=None, help='stop after this many frames')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     add_tracker_arguments(parser)
@@ -58,8 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> dict[str, object]:
     """Tracks through the source as ``args`` say; returns a summary (frames, fps, output paths)."""
+    from siamrcnn_ros.box2seg.tracking import segment_targets
     from siamrcnn_ros.datasets import open_sequence
-    from siamrcnn_ros.drawing import draw_frame_info, draw_result
+    from siamrcnn_ros.drawing import draw_frame_info, draw_mask, draw_result
+    from siamrcnn_ros.evaluation.mask_results import write_mask_result
     from siamrcnn_ros.evaluation.results import write_results
 
     sequence = open_sequence(args.source, layout=args.layout)
@@ -74,6 +93,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     total = len(sequence) if args.max_frames is None else min(len(sequence), args.max_frames)
     name = args.name or sequence.name
     tracker = build_tracker(args, 'siamrcnn-track')
+    box2seg = build_box2seg_from_args(args, 'siamrcnn-track') if args.masks is not None else None
 
     boxes, confidences, times = [], [], []
     writer = None
@@ -86,8 +106,14 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         times.append(time.perf_counter() - start)
         boxes.append(xyxy_to_xywh(result.box))
         confidences.append(result.confidence)
+        mask = None
+        if box2seg is not None:
+            segmented = segment_targets(box2seg, image, {TARGET_LABEL: result})
+            mask = segmented.masks[TARGET_LABEL]
+            write_mask_result(args.masks, name, index, segmented.labels)
         if args.video is not None:
-            annotated = draw_frame_info(draw_result(image, result), f'{index}  {1.0 / times[-1]:.1f} fps')
+            annotated = draw_frame_info(draw_result(draw_mask(image, mask), result),
+                                        f'{index}  {1.0 / times[-1]:.1f} fps')
             if writer is None:
                 Path(args.video).parent.mkdir(parents=True, exist_ok=True)
                 height, width = image.shape[:2]
@@ -103,8 +129,26 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                           layout=args.results_format)
     tracking_time = float(np.sum(times[1:])) if len(times) > 1 else float(times[0])
     fps = (len(times) - 1) / tracking_time if len(times) > 1 else 0.0
+    if args.masks is not None:
+        paths.append(Path(args.masks) / name)
     return {'name': name, 'frames': len(boxes), 'fps': fps, 'results': [str(p) for p in paths],
             'video': args.video}
+
+
+def build_box2seg_from_args(args: argparse.Namespace, prog: str) -> Box2Seg:
+    """The Box2Seg network of ``--box2seg-checkpoint`` on ``--device``; warns on stderr without trained weights."""
+    import torch
+
+    from siamrcnn_ros.box2seg import build_box2seg
+    from siamrcnn_ros.model.default_weights import resolve_box2seg_checkpoint
+
+    checkpoint = resolve_box2seg_checkpoint(args.box2seg_checkpoint)
+    if checkpoint is None:
+        print(f'{prog}: warning: no Box2Seg checkpoint (none ships yet, or --box2seg-checkpoint none): the mask '
+              'network has random weights and the masks are meaningless (useful only to check the pipeline)',
+              file=sys.stderr)
+        torch.manual_seed(0)  # the same random masks in every run
+    return build_box2seg(checkpoint=checkpoint, device=args.device)
 
 
 def main(argv: list[str] | None = None) -> int:
