@@ -136,8 +136,8 @@ def result_to_track(result: TrackResult, *, target_id: int, header: object, late
         latency_s: arrival of the source image at the node to publication, seconds (Track.latency).
         start_stamp: stamps of the target's frames by frame index, for ``Tracklet.start_stamp``.
 
-    The mask fields stay empty (Box2Seg fills them in a later issue). Distractors are ordered by
-    ``dp_score``, highest first, ties by id; the selected tracklet is only referenced by
+    The mask fields stay empty here (``outputs.frame_tracks`` fills them from the Box2Seg masks). Distractors are
+    ordered by ``dp_score``, highest first, ties by id; the selected tracklet is only referenced by
     ``selected_tracklet_id`` (Track.msg keeps it out of the list), so ``Tracklet.selected`` is false there.
     """
     track = Track(header=header, target_id=int(target_id), present=bool(result.present),

@@ -4,6 +4,8 @@ Lifecycle (managed node): *configure* validates the parameters and loads the mod
 is logged and the transition fails); *activate* moves it to the device, creates the subscriptions and
 starts the worker thread; *deactivate* stops them, clears the targets and moves the model back to the CPU,
 freeing GPU memory; *cleanup* drops the model. ``auto_activate`` does configure + activate at start.
+The Box2Seg mask network (``mask.enabled``) follows the model: loaded on the CPU at configure (or when
+masks are turned on later), on the device while active.
 
 Threads: the executor runs the callbacks (images, targets, clicks, services, parameters, timer); they only
 convert, check and queue. One worker thread (``FrameWorker``) runs the tracker on the newest frame and
@@ -33,6 +35,7 @@ from rclpy.signals import SignalHandlerOptions
 from rclpy.utilities import remove_ros_args
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
+from siamrcnn_ros.box2seg.predictor import Box2Seg
 from siamrcnn_ros.msg import TargetRequest, Track, TrackArray
 from siamrcnn_ros.node import parameters
 from siamrcnn_ros.node.clicks import PointTransformer
@@ -43,6 +46,7 @@ from siamrcnn_ros.node.diagnostics import Health, ProblemLog, diagnostic_status
 from siamrcnn_ros.node.frame_buffer import Frame, FrameBuffer
 from siamrcnn_ros.node.images import BACKEND as IMAGE_BACKEND
 from siamrcnn_ros.node.images import InvalidImageError, image_msg_to_rgb, rgb_to_image_msg
+from siamrcnn_ros.node.masks import MaskHost
 from siamrcnn_ros.node.outputs import debug_image, frame_track_array, frame_tracks
 from siamrcnn_ros.node.qos import image_qos, latest_only_qos, no_image_message, reliable_qos
 from siamrcnn_ros.node.session import FrameOutcome, TrackingSession
@@ -82,6 +86,7 @@ class SiamRCNNNode(LifecycleNode):
         self._state = 'unconfigured'
         self._health = Health()
         self._host = ModelHost()
+        self._masks = MaskHost()
         self._vision = load_vision_types()
         self._problem = ProblemLog(self._health, self.get_logger().warning)
         self._frames: FrameBuffer | None = None
@@ -126,6 +131,13 @@ class SiamRCNNNode(LifecycleNode):
             self.get_logger().info(f'model: preset {model.preset!r}, checkpoint {self._host.checkpoint_path}')
         if self._host.device_warning:
             self.get_logger().warning(self._host.device_warning)
+        self._masks.release()
+        if self._settings.mask.enabled:
+            error = self._load_masks(self._settings.mask.checkpoint)
+            if error:
+                self.get_logger().error(f'configure failed: {error}')
+                self._host.release()
+                return TransitionCallbackReturn.FAILURE
         self._publishers_made = [
             self.create_lifecycle_publisher(Track, '~/track', reliable_qos()),
             self.create_lifecycle_publisher(TrackArray, '~/tracks', reliable_qos()),
@@ -150,12 +162,15 @@ class SiamRCNNNode(LifecycleNode):
         settings = self._settings
         try:
             self._host.to_device()
+            box2seg = self._mask_predictor() if settings.mask.enabled and self._masks.loaded else None
         except Exception as error:  # e.g. CUDA out of memory: stay inactive, say why
             self.get_logger().error(f'activate failed: cannot move the model to {self._host.device_text}: {error}')
+            self._host.to_cpu()
+            self._masks.to_cpu()
             return TransitionCallbackReturn.FAILURE
         self._frames = FrameBuffer(settings.frame_buffer.length)
         self._session = TrackingSession(self._host.model, settings.tracker, settings.max_targets, self._frames,
-                                        self._problem)
+                                        self._problem, box2seg=box2seg)
         self._worker = FrameWorker(self._process, self._on_worker_error)
         self._worker.start()
         self._last_stamp_ns, self._last_size, self._frame_index = None, None, 0
@@ -202,6 +217,7 @@ class SiamRCNNNode(LifecycleNode):
     def close(self) -> None:
         """Stops the worker and frees the model (process exit without lifecycle transitions)."""
         self._stop_processing()
+        self._masks.release()
         self._host.release()
 
     def _subscribe(self, settings: parameters.NodeSettings) -> None:
@@ -234,6 +250,7 @@ class SiamRCNNNode(LifecycleNode):
             self.get_logger().error('the worker thread did not stop within 60 s')
         self._worker, self._session, self._frames = None, None, None
         gc.collect()  # templates and features of the cleared targets may sit on the GPU
+        self._masks.to_cpu()
         self._host.to_cpu()
 
     def _release_all(self) -> None:
@@ -242,6 +259,7 @@ class SiamRCNNNode(LifecycleNode):
         for service in self._services_made:
             self.destroy_service(service)
         self._publishers_made, self._services_made = [], []
+        self._masks.release()
         self._host.release()
 
     # --- inputs (executor thread) ----------------------------------------------------------------------
@@ -291,17 +309,45 @@ class SiamRCNNNode(LifecycleNode):
             settings = parameters.settings_from_values(values)
         except ValueError as error:
             return SetParametersResult(successful=False, reason=str(error))
-        self._values, self._settings, self._settings_error = values, settings, ''
         session = self._session
+        box2seg = None
+        if settings.mask.enabled and self._state in ('inactive', 'active'):
+            if not self._masks.loaded:  # turned on in a configured node: load now, refuse the change on failure
+                error = self._load_masks(settings.mask.checkpoint)
+                if error:
+                    return SetParametersResult(successful=False, reason=error)
+            if session is not None:
+                try:
+                    box2seg = self._mask_predictor()
+                except Exception as error:  # e.g. CUDA out of memory
+                    return SetParametersResult(successful=False, reason=f'cannot move the Box2Seg network to '
+                                                                        f'{self._host.device_text}: {error}')
+        self._values, self._settings, self._settings_error = values, settings, ''
         if session is not None:
             session.set_tracker_settings(settings.tracker)
             session.set_max_targets(settings.max_targets)
+            session.set_box2seg(box2seg)
         for when, names in parameters.changed_effects({c.name: c.value for c in changes}).items():
             self.get_logger().info(f'parameters {", ".join(names)} changed: they take effect {when}')
-        if settings.mask.enabled:
-            self.get_logger().warning('mask.enabled is declared for Box2Seg, which is not implemented yet: '
-                                      'Track.mask stays empty')
         return SetParametersResult(successful=True)
+
+    def _load_masks(self, checkpoint: str) -> str:
+        """Loads the Box2Seg network on the CPU and logs what was loaded; returns '' or the reason it failed."""
+        try:
+            self._masks.load(checkpoint)
+        except Exception as error:  # any loading failure is a reason to report, not a crash
+            return f'cannot load the Box2Seg network (mask.checkpoint {checkpoint!r}): {type(error).__name__}: {error}'
+        if self._masks.checkpoint_path is None:
+            self.get_logger().warning(f'no Box2Seg checkpoint (mask.checkpoint {checkpoint!r}; none ships yet, or '
+                                      "'none'): the mask network has random weights and the masks are meaningless "
+                                      '(fine to check the plumbing)')
+        else:
+            self.get_logger().info(f'masks: Box2Seg checkpoint {self._masks.checkpoint_path}')
+        return ''
+
+    def _mask_predictor(self) -> Box2Seg:
+        """The loaded Box2Seg network on the model's device."""
+        return self._masks.predictor(self._host.device_text or 'cpu')
 
     # --- the worker thread ------------------------------------------------------------------------------
 

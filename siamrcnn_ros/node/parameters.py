@@ -49,8 +49,13 @@ class ModelSettings:
             raise ValueError(f'preset must be one of {sorted(PRESETS)}, got {self.preset!r}')
         if not DEVICE_PATTERN.match(self.device):
             raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
-        if self.checkpoint.lower() not in ('', DEFAULT, NONE) and not Path(self.checkpoint).expanduser().is_file():
-            raise ValueError(f'checkpoint {self.checkpoint!r} is not a file')
+        _check_checkpoint(self.checkpoint)
+
+
+def _check_checkpoint(checkpoint: str) -> None:
+    """A ``checkpoint`` parameter is ``''``, ``'default'``, ``'none'`` or an existing file."""
+    if checkpoint.lower() not in ('', DEFAULT, NONE) and not Path(checkpoint).expanduser().is_file():
+        raise ValueError(f'checkpoint {checkpoint!r} is not a file')
 
 
 @dataclass(frozen=True)
@@ -75,9 +80,22 @@ class ImageQoSSettings:
 
 @dataclass(frozen=True)
 class MaskSettings:
-    """Box2Seg masks (a later issue). Attributes: enabled: compute ``Track.mask`` (not implemented yet)."""
+    """Box2Seg masks of the present targets (``Track.mask`` / ``mask_roi``, tint on the debug image).
+
+    Attributes:
+        enabled: compute them. The network is loaded when first needed: at configure when this is on, or at
+            once when it is turned on in a configured node (a loading failure refuses the change). Turning it
+            off stops the masks from the next frame on; the network stays loaded until cleanup.
+        checkpoint: Box2Seg safetensors checkpoint; ``''`` or ``'default'`` = the shipped
+            ``checkpoints/box2seg.safetensors`` (random weights, with a warning, while none ships); ``'none'`` =
+            random weights (plumbing only). Read when the network is loaded (see ``enabled``).
+    """
 
     enabled: bool = False
+    checkpoint: str = ''
+
+    def __post_init__(self) -> None:
+        _check_checkpoint(self.checkpoint)
 
 
 @dataclass(frozen=True)
@@ -177,8 +195,14 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   'previous box (fraction of the image size), > 0', NEW_TARGETS, range=(0.0, 10.0)),
     ParameterSpec('max_targets', 'targets tracked at once', NOW, range=(1, 64)),
     ParameterSpec('debug_image', 'publish ~/debug_image (computed only while someone subscribes)', NOW),
-    ParameterSpec('mask.enabled', 'Box2Seg masks in Track.mask (declared for a later release: no effect yet)',
-                  NOW),
+    ParameterSpec('mask.enabled', 'Box2Seg masks of the present targets in Track.mask / mask_roi and on the debug '
+                  'image. The network is loaded when first needed: at configure when on, or at once when turned '
+                  'on in a configured node (a loading failure refuses the change); turned off, masks stop with the '
+                  'next frame and the network stays loaded until cleanup', NOW),
+    ParameterSpec('mask.checkpoint', "Box2Seg safetensors checkpoint; '' = the shipped "
+                  "checkpoints/box2seg.safetensors (random weights, with a warning, while none ships), 'none' = "
+                  'random weights. Read when the network is loaded (configure with mask.enabled on, or when '
+                  'mask.enabled turns on); cleanup + configure reloads it', NEXT_CONFIGURE),
     ParameterSpec('image_qos.reliability', 'image subscription reliability: best_effort (receives from any '
                   'publisher) or reliable', NEXT_ACTIVATE, choices=RELIABILITIES),
     ParameterSpec('image_qos.depth', 'image subscription depth (1 = newest frame only)', NEXT_ACTIVATE,

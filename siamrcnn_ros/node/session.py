@@ -14,6 +14,10 @@ Runtime TDPA changes: a target's tracklet graph was built under the values it st
 applies to targets set afterwards. Targets are grouped by their ``TrackerSettings``; each group is one
 ``MultiTracker``. While groups with different settings coexist, the frame's features are computed once
 per group (``groups`` says how many).
+
+Masks (Box2Seg, ``mask.enabled``): with a ``Box2Seg`` set (``set_box2seg``), ``process`` segments every
+present target of the frame after tracking, in one batched call (``box2seg.segment_targets``). A failure
+there is reported as a ``mask`` problem and the frame goes out without masks: tracking never depends on it.
 """
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from siamrcnn_ros.box2seg.predictor import Box2Seg
+from siamrcnn_ros.box2seg.tracking import segment_targets
 from siamrcnn_ros.node.clicks import InvalidClickError, check_pixel
 from siamrcnn_ros.node.conversions import check_target_box
 from siamrcnn_ros.node.frame_buffer import Frame, FrameBuffer
@@ -73,12 +79,14 @@ class FrameOutcome:
         results: ``{target_id: result}`` of every tracked target on this frame.
         initializing: ids whose request waits for a frame (``STATE_INITIALIZING``).
         cleared: ids removed since the previous frame (``STATE_IDLE`` once).
+        masks: ``{target_id: [H, W] bool}`` Box2Seg mask of each present target (empty when masks are off).
     """
 
     frame: Frame
     results: dict[int, TrackResult] = field(default_factory=dict)
     initializing: list[int] = field(default_factory=list)
     cleared: list[int] = field(default_factory=list)
+    masks: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 class TrackerPool:
@@ -148,16 +156,18 @@ class TrackingSession:
         max_targets: targets tracked at once (``set_max_targets``).
         frames: the node's recent frames (looked up for targets drawn on older frames).
         problem: reports rejected or degraded requests as ``(kind, message)``.
+        box2seg: the mask network on the model's device, or None (no masks); ``set_box2seg`` changes it.
     """
 
     def __init__(self, model: object, settings: TrackerSettings, max_targets: int, frames: FrameBuffer,
-                 problem: Problem) -> None:
+                 problem: Problem, box2seg: Box2Seg | None = None) -> None:
         self._pool = TrackerPool(model)
         self._frames = frames
         self._problem = problem
         self._lock = threading.Lock()
         self._settings = settings
         self._max_targets = max_targets
+        self._box2seg = box2seg
         self._commands: deque[_AddBox | _AddClick | _Remove] = deque()
         self._active: set[int] = set()  # ids the worker has started (guarded by _lock)
         self._pending: set[int] = set()  # ids requested, not started yet (guarded by _lock)
@@ -174,6 +184,11 @@ class TrackingSession:
     def set_max_targets(self, max_targets: int) -> None:
         with self._lock:
             self._max_targets = max_targets
+
+    def set_box2seg(self, box2seg: Box2Seg | None) -> None:
+        """Masks from the next processed frame on with this network (None: no masks)."""
+        with self._lock:
+            self._box2seg = box2seg
 
     @property
     def target_ids(self) -> list[int]:
@@ -291,6 +306,7 @@ class TrackingSession:
             # An id cleared while its request was in flight is gone from both sets: drop its tracker.
             orphans = [i for i in self._pool.target_ids if i not in self._active]
             initializing = sorted(self._pending)
+            box2seg = self._box2seg
         if orphans:
             self._pool.remove(orphans)
             for target_id in orphans:
@@ -299,11 +315,22 @@ class TrackingSession:
             outcome.cleared.extend(orphans)
         for target_id, result in outcome.results.items():
             self._remember_stamp(target_id, result, frame.stamp_ns)
+        if box2seg is not None and outcome.results:
+            outcome.masks = self._segment(box2seg, frame, outcome.results)
         outcome.initializing = initializing
         # IDLE once per clear, for ids the consumers saw, unless the id is in use again already.
         outcome.cleared = sorted((set(outcome.cleared) & self._shown) - set(outcome.results) - set(initializing))
         self._shown = (self._shown - set(outcome.cleared)) | set(outcome.results) | set(initializing)
         return outcome
+
+    def _segment(self, box2seg: Box2Seg, frame: Frame, results: dict[int, TrackResult]) -> dict[int, np.ndarray]:
+        try:
+            masks = segment_targets(box2seg, frame.image, results).masks
+        except Exception as error:  # e.g. out of GPU memory: the tracks still go out, without masks
+            self._problem('mask', f'Box2Seg failed on the frame stamped {frame.stamp_ns} ns: '
+                                  f'{type(error).__name__}: {error}; sending it without masks')
+            return {}
+        return {target_id: mask for target_id, mask in masks.items() if mask is not None}
 
     def start_stamp_ns(self, target_id: int, frame_index: int) -> int:
         """Stamp (ns) of the ``frame_index``-th frame of ``target_id``; 0 when it is no longer known."""
