@@ -176,14 +176,41 @@ class Peer:
         self.camera.publish(rgb_to_image_msg(blob_frame(self.published), header))
         self.published += 1
 
-    def results_after(self, start: int, states: tuple[int, ...]) -> list[Track]:
-        return [t for t in self.tracks[start:] if t.target_id == 1 and t.state in states]
+    def results_after(self, start: int, states: tuple[int, ...], target_id: int) -> list[Track]:
+        return [t for t in self.tracks[start:] if t.target_id == target_id and t.state in states]
 
-    def wait_results(self, count: int, what: str, states: tuple[int, ...] = (Track.STATE_TRACKING,)) -> list[Track]:
-        """The next ``count`` results of target 1 in one of ``states`` (present ones by default)."""
+    def wait_results(self, count: int, what: str, states: tuple[int, ...] = (Track.STATE_TRACKING,),
+                     target_id: int = 1) -> list[Track]:
+        """The next ``count`` results of ``target_id`` in one of ``states`` (present ones by default)."""
         start = len(self.tracks)
-        spin_until(self.node, lambda: len(self.results_after(start, states)) >= count, TIMEOUT_S, what)
-        return self.results_after(start, states)[:count]
+        spin_until(self.node, lambda: len(self.results_after(start, states, target_id)) >= count, TIMEOUT_S, what)
+        return self.results_after(start, states, target_id)[:count]
+
+    def request_target(self, target_id: int, box: np.ndarray) -> int:
+        request = SetTarget.Request(target_id=target_id, box=Box(x_min=float(box[0]), y_min=float(box[1]),
+                                                                 x_max=float(box[2]), y_max=float(box[3])))
+        answer = call(self.node, self.set_target, request, TIMEOUT_S)
+        assert answer.success, answer.message
+        return answer.target_id
+
+    def check_result(self, track: Track) -> None:
+        """A present target carries its mask (the filling network: the window around the published box, which
+        it covers), an absent one none; the mask's header is the source image's."""
+        header = self.headers[(track.header.stamp.sec, track.header.stamp.nanosec)]
+        assert track.header == header  # the source image's header, unchanged
+        if not track.present:
+            assert_no_mask(track)
+            return
+        mask = check_mask_fields(track, header)
+        box = np.array([track.box.x_min, track.box.y_min, track.box.x_max, track.box.y_max])
+        inside = mask[int(np.ceil(box[1])):int(box[3]), int(np.ceil(box[0])):int(box[2])]
+        assert inside.size > 0
+        assert inside.all()  # the mask covers the published box
+        np.testing.assert_array_equal(mask, window_mask(np.clip(box, 0, [WIDTH, HEIGHT] * 2), (HEIGHT, WIDTH)))
+
+    def spin_for(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        spin_until(self.node, lambda: time.monotonic() > deadline, seconds + 1.0, 'time to pass')
 
     def set_parameter(self, name: str, value: object) -> None:
         request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
@@ -200,27 +227,29 @@ def test_the_node_publishes_masks_placed_on_the_image_and_switches_them_at_runti
     try:
         peer = Peer(rclpy.create_node('masks_test'))
         wait_active(peer.node, node_process, timeout=TIMEOUT_S)
-        answer = call(peer.node, peer.set_target, SetTarget.Request(target_id=0, box=Box(
-            x_min=float(BOX[0]), y_min=float(BOX[1]), x_max=float(BOX[2]), y_max=float(BOX[3]))), TIMEOUT_S)
-        assert (answer.success, answer.target_id) == (True, 1), answer.message
-        for track in peer.wait_results(3, '3 tracked frames with masks'):
-            header = peer.headers[(track.header.stamp.sec, track.header.stamp.nanosec)]
-            assert track.header == header  # the source image's header, unchanged
-            mask = check_mask_fields(track, header)
-            x0, y0, x1, y1 = (track.box.x_min, track.box.y_min, track.box.x_max, track.box.y_max)
-            inside = mask[int(np.ceil(y0)):int(y1), int(np.ceil(x0)):int(x1)]
-            assert inside.size > 0
-            assert inside.all()  # the mask covers the published box (the filling network)
-            np.testing.assert_array_equal(mask, window_mask(np.clip([x0, y0, x1, y1], 0, [WIDTH, HEIGHT] * 2),
-                                                            (HEIGHT, WIDTH)))
+        # The first result of a target is its start frame, present by definition; later ones may be LOST
+        # (random-looking scene for the demo model): present ones carry a mask, absent ones none.
+        assert peer.request_target(1, BOX) == 1
+        results = peer.wait_results(3, '3 frames of target 1', (Track.STATE_TRACKING, Track.STATE_LOST))
+        assert results[0].present
+        for track in results:
+            peer.check_result(track)
+
+        # A box reaching past the image's left and bottom edges (the node clips it): the mask stays inside.
+        edge = call(peer.node, peer.set_target, SetTarget.Request(target_id=2, box=Box(
+            x_min=-20.0, y_min=90.0, x_max=30.0, y_max=140.0)), TIMEOUT_S)
+        assert edge.success, edge.message
+        for track in peer.wait_results(2, '2 frames of the edge target', (Track.STATE_TRACKING, Track.STATE_LOST), 2):
+            peer.check_result(track)
 
         peer.set_parameter('mask.enabled', False)  # now: masks stop with the next frame
-        time.sleep(1.0)  # a frame in flight may still carry one
+        peer.spin_for(2.0)  # a frame in flight may still carry one: receive it before counting
         for track in peer.wait_results(2, '2 frames without masks', (Track.STATE_TRACKING, Track.STATE_LOST)):
             assert_no_mask(track)
         peer.set_parameter('mask.enabled', True)  # the network is still loaded: back at once
-        time.sleep(1.0)
-        assert all(t.mask.width > 0 for t in peer.wait_results(2, '2 tracked frames with masks again'))
+        peer.spin_for(2.0)
+        assert peer.request_target(1, BOX) == 1  # restarted: its next result is present
+        peer.check_result(peer.wait_results(1, 'target 1 restarted, with a mask')[0])
         peer.node.destroy_node()
     finally:
         rclpy.shutdown()
