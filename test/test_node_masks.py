@@ -258,3 +258,31 @@ def test_the_node_publishes_masks_placed_on_the_image_and_switches_them_at_runti
     assert status == 0, log
     assert f'masks: Box2Seg checkpoint {checkpoint}' in log
     assert 'mask' not in {line.split(':')[0] for line in log.splitlines() if 'rejected' in line}
+
+
+def test_a_checkpoint_that_is_no_box2seg_refuses_the_switch_and_fails_configure(ros_domain_id: int) -> None:
+    """Loading failures are reasons, not crashes: turning masks on in a configured node is refused, and a
+    configure with masks on fails (the re-detector's checkpoint is a file, but not a Box2Seg checkpoint)."""
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    from siamrcnn_ros.model.default_weights import shipped_checkpoint
+    from siamrcnn_ros.node.node import SiamRCNNNode
+
+    wrong = shipped_checkpoint('demo')
+    assert wrong is not None
+    rclpy.init()
+    try:
+        node = SiamRCNNNode(parameter_overrides=[Parameter('model.device', value='cpu'),
+                                                 Parameter('mask.checkpoint', value=str(wrong))])
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS  # masks off: not loaded
+        refused = node.set_parameters([Parameter('mask.enabled', value=True)])[0]
+        assert not refused.successful
+        assert 'cannot load the Box2Seg network' in refused.reason
+        assert 'not a siamrcnn_ros.box2seg checkpoint' in refused.reason
+        assert node.get_parameter('mask.enabled').value is False
+        assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+        assert node.set_parameters([Parameter('mask.enabled', value=True)])[0].successful  # loaded at configure
+        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        node.destroy_node()
+    finally:
+        rclpy.shutdown()
