@@ -28,6 +28,7 @@ from siamrcnn_ros.box2seg import build_box2seg
 from siamrcnn_ros.model.siamrcnn import build_model
 from siamrcnn_ros.msg import Box, Track
 from siamrcnn_ros.node.conversions import ns_to_stamp
+from siamrcnn_ros.node.diagnostics import Health
 from siamrcnn_ros.node.frame_buffer import Frame, FrameBuffer
 from siamrcnn_ros.node.images import rgb_to_image_msg
 from siamrcnn_ros.node.masks import mask_fields
@@ -116,8 +117,14 @@ def arrive(frames: FrameBuffer, index: int) -> Frame:
 
 def test_session_masks_off_leave_the_fields_empty_and_on_fill_them(model, checkpoint) -> None:
     problems: list[tuple[str, str]] = []
+    health = Health()
+
+    def problem(kind: str, text: str) -> None:
+        health.problem(kind, text)  # a kind the node's diagnostics know
+        problems.append((kind, text))
+
     frames = FrameBuffer(5)
-    session = TrackingSession(model, TrackerSettings(), 2, frames, lambda kind, text: problems.append((kind, text)))
+    session = TrackingSession(model, TrackerSettings(), 2, frames, problem)
     session.request_box(0, BOX, stamp_ns=0)
     off = session.process(arrive(frames, 0))
     assert off.masks == {}
@@ -150,6 +157,17 @@ def test_session_masks_off_leave_the_fields_empty_and_on_fill_them(model, checkp
     assert outcome.masks == {}
     assert_no_mask(frame_tracks(outcome, session.start_stamp_ns, 0.01)[0])
     assert problems == []
+
+    # A Box2Seg that fails (BatchNorm in training mode cannot take the single crop): the frame is still
+    # tracked and published, without masks, and the failure is counted as a 'mask' problem.
+    broken = build_box2seg(checkpoint=checkpoint, device='cpu')
+    broken.net.train()
+    session.set_box2seg(broken)
+    outcome = session.process(arrive(frames, 4))
+    assert list(outcome.results) == [1]
+    assert outcome.masks == {}
+    assert [kind for kind, _ in problems] == ['mask']
+    assert 'Box2Seg failed on the frame stamped 5000000000 ns' in problems[0][1]
 
 
 # --- end to end: the node process ------------------------------------------------------------------------

@@ -28,6 +28,7 @@ PROBLEM_KINDS = (
     'resolution_change',  # the image size changed mid-stream: reset
     'click',  # a click outside the image, behind the camera, or in a frame that cannot be transformed
     'processing',  # an exception while tracking a frame
+    'mask',  # an exception in Box2Seg on a frame (its tracks went out without masks)
 )
 LOG_EVERY_S = 5.0
 """Rate limit of the warning lines, per kind of problem."""
