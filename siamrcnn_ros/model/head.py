@@ -100,7 +100,10 @@ class RedetectionStage(nn.Module):
         else:
             reference = reference.expand(len(roi), -1, -1, -1)  # [N, C, P, P], a view when broadcasting
             x = self.conv_reduce(torch.cat([reference, roi], dim=1))  # [N, 2C, P, P] -> [N, C, P, P]
-        x = self.box_head(x)  # [N, representation_size]
+        # A ReLU after conv_reduce: without it conv_reduce and the box head's first layer (fc6 of 2fc, the
+        # first conv of 4conv1fc) compose into one linear map of concat(t, r), and the template and the RoI
+        # meet only in fc6's 128-1024 units; with it each of the C x P x P positions compares them.
+        x = self.box_head(F.relu(x))  # [N, representation_size]
         return self.cls_score(x), self.bbox_pred(x)
 
 
