@@ -3,6 +3,7 @@ network shapes, the predictor and the checkpoints, on tiny hand-built inputs wit
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -208,7 +209,9 @@ def test_predictor_refuses_bad_images_and_boxes() -> None:
 
 
 def test_core_does_not_import_ros() -> None:
-    assert 'rclpy' not in sys.modules
+    # In a fresh interpreter: other test modules of the same pytest run import rclpy themselves.
+    code = "import sys, siamrcnn_ros.box2seg; assert 'rclpy' not in sys.modules, 'box2seg imported rclpy'"
+    subprocess.run([sys.executable, '-c', code], check=True, timeout=120)
 
 
 # --- checkpoints ---------------------------------------------------------------------------------------------
