@@ -249,7 +249,7 @@ def test_checkpoint_config_wins_over_a_preset_name_but_not_over_an_explicit_conf
 
 def test_checkpoint_of_another_preset_is_refused(tmp_path) -> None:
     torch.manual_seed(0)
-    config = get_preset('demo', **{'name': 'demo-wide', 'head.representation_size': 128})
+    config = get_preset('demo', **{'name': 'demo-wide', 'head.representation_size': 256})
     path = tmp_path / 'wide.safetensors'
     save_checkpoint(path, SiamRCNN(config), config)
     with pytest.raises(CheckpointError, match=r'wide\.safetensors.*head\.representation_size'):
