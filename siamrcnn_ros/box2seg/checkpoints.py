@@ -16,22 +16,18 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from siamrcnn_ros.box2seg.config import Box2SegConfig
-from siamrcnn_ros.model.checkpoints import CheckpointError
+from siamrcnn_ros.model.checkpoints import CheckpointError, write_checkpoint_file
 
 CHECKPOINT_FORMAT = 'siamrcnn_ros.box2seg'
 CHECKPOINT_VERSION = 1
-_RESERVED_KEYS = ('format', 'version', 'config', 'created')
 _MAX_LISTED = 10
 
 __all__ = ['CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'Box2SegCheckpoint', 'CheckpointError',
@@ -65,30 +61,9 @@ def save_box2seg_checkpoint(path: str | os.PathLike[str], module: nn.Module, con
         extra_metadata: further str -> str entries (``format``, ``version``, ``config``, ``created`` are reserved).
         dtype: store the floating-point tensors in this dtype (``torch.float16`` halves the file); None keeps them.
     """
-    extra = dict(extra_metadata or {})
-    clashes = sorted(set(extra) & set(_RESERVED_KEYS))
-    if clashes:
-        raise ValueError(f'extra_metadata may not set the reserved keys {clashes}')
-    for key, value in extra.items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise TypeError(f'extra_metadata must map str to str, got {key!r}: {value!r}')
-    tensors = {key: value.detach().cpu().clone(memory_format=torch.contiguous_format)
-               for key, value in module.state_dict().items()}
-    if dtype is not None:
-        tensors = {key: value.to(dtype) if value.is_floating_point() else value for key, value in tensors.items()}
-    metadata = {'format': CHECKPOINT_FORMAT, 'version': str(CHECKPOINT_VERSION),
-                'config': json.dumps(config.to_dict(), sort_keys=True),
-                'created': datetime.now(timezone.utc).isoformat(timespec='seconds'), **extra}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp_name, metadata=metadata)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    write_checkpoint_file(path, module, {'format': CHECKPOINT_FORMAT, 'version': str(CHECKPOINT_VERSION),
+                                         'config': json.dumps(config.to_dict(), sort_keys=True)},
+                          extra_metadata, dtype)
 
 
 def read_box2seg_checkpoint(path: str | os.PathLike[str]) -> Box2SegCheckpoint:

@@ -36,7 +36,6 @@ from siamrcnn_ros.model.config import ModelConfig
 CHECKPOINT_FORMAT = 'siamrcnn_ros'
 CHECKPOINT_VERSION = 1
 
-_RESERVED_KEYS = ('format', 'version', 'config', 'created')
 # How many offending keys an error message lists before it says "... and N more".
 _MAX_LISTED = 10
 
@@ -82,8 +81,29 @@ def save_checkpoint(path: str | os.PathLike[str], module: nn.Module, config: Mod
         dtype: store the floating-point tensors in this dtype (``torch.float16`` halves the file;
             loading casts them back to the module's dtype); None keeps each tensor's own dtype.
     """
+    write_checkpoint_file(path, module, {'format': CHECKPOINT_FORMAT, 'version': str(CHECKPOINT_VERSION),
+                                         'config': json.dumps(config.to_dict(), sort_keys=True)},
+                          extra_metadata, dtype)
+
+
+def write_checkpoint_file(path: str | os.PathLike[str], module: nn.Module, header: dict[str, str],
+                          extra_metadata: dict[str, str] | None = None, dtype: torch.dtype | None = None) -> None:
+    """Write ``module``'s state dict with ``header`` + ``created`` + ``extra_metadata`` as safetensors, atomically.
+
+    The writer shared by our checkpoint formats (the re-detector's here, Box2Seg's): the file is written
+    next to ``path`` under a temporary name and renamed over it, so a crash never leaves a half-written
+    file under the final name; its folder is created if needed.
+
+    Args:
+        header: the format's own entries (``format``, ``version``, ``config``); reserved with ``created``.
+        extra_metadata: further str -> str entries.
+        dtype: store the floating-point tensors in this dtype; None keeps each tensor's own.
+
+    Raises:
+        ValueError: ``extra_metadata`` sets a reserved key. TypeError: a key or value is not a str.
+    """
     extra = dict(extra_metadata or {})
-    clashes = sorted(set(extra) & set(_RESERVED_KEYS))
+    clashes = sorted(set(extra) & {*header, 'created'})
     if clashes:
         raise ValueError(f'extra_metadata may not set the reserved keys {clashes}')
     for key, value in extra.items():
@@ -95,9 +115,7 @@ def save_checkpoint(path: str | os.PathLike[str], module: nn.Module, config: Mod
                for key, value in module.state_dict().items()}
     if dtype is not None:
         tensors = {key: value.to(dtype) if value.is_floating_point() else value for key, value in tensors.items()}
-    metadata = {'format': CHECKPOINT_FORMAT, 'version': str(CHECKPOINT_VERSION),
-                'config': json.dumps(config.to_dict(), sort_keys=True),
-                'created': datetime.now(timezone.utc).isoformat(timespec='seconds'), **extra}
+    metadata = {**header, 'created': datetime.now(timezone.utc).isoformat(timespec='seconds'), **extra}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
