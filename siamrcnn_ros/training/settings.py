@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any
 
-import yaml
+from siamrcnn_ros.training.yaml_settings import build_dataclass, read_yaml_dataclass
 
 PHASES = ('head', 'detector', 'joint')
 OPTIMIZERS = ('sgd', 'adamw')
@@ -355,7 +354,7 @@ class TrainingConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
         """Build from nested mappings; unknown keys raise ``ValueError`` naming them (dotted)."""
-        return _build(cls, data, 'training')
+        return build_dataclass(cls, data, 'training')
 
 
 def load_training_config(path: str | Path) -> TrainingConfig:
@@ -367,17 +366,7 @@ def load_training_config(path: str | Path) -> TrainingConfig:
         FileNotFoundError: no such file.
     """
     path = Path(path)
-    with path.open(encoding='utf-8') as file:
-        try:
-            data = yaml.safe_load(file)
-        except yaml.YAMLError as error:
-            raise ValueError(f'{path}: not valid YAML: {error}') from error
-    if data is None:
-        data = {}
-    try:
-        config = TrainingConfig.from_dict(data)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f'{path}: {error}') from error
+    config = read_yaml_dataclass(path, TrainingConfig, 'training')
     base = path.resolve().parent
     datasets = tuple(dataclasses.replace(spec, root=str(base / spec.root)) for spec in config.datasets)
     model = config.model
@@ -391,48 +380,3 @@ def load_training_config(path: str | Path) -> TrainingConfig:
         hard_examples = dataclasses.replace(hard_examples, cache_dir=str(base / hard_examples.cache_dir))
     return dataclasses.replace(config, model=model, datasets=datasets, hard_examples=hard_examples,
                                output_dir=str(base / config.output_dir))
-
-
-def _build(cls: type, data: Any, where: str) -> Any:
-    if not isinstance(data, dict):
-        raise ValueError(f'{where} must be a mapping, got {type(data).__name__}: {data!r}')
-    hints = get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f'unknown key(s) in {where}: {", ".join(f"{where}.{key}" for key in unknown)}')
-    kwargs = {name: _convert(hints[name], value, f'{where}.{name}') for name, value in data.items()}
-    try:
-        return cls(**kwargs)
-    except TypeError as error:
-        raise ValueError(f'{where}: {error}') from error
-
-
-def _convert(hint: Any, value: Any, where: str) -> Any:
-    """Turn a YAML value into the annotated type: nested dataclasses, tuples, optional values."""
-    origin = get_origin(hint)
-    if origin in (Union, types.UnionType):
-        options = [arg for arg in get_args(hint) if arg is not type(None)]
-        return None if value is None else _convert(options[0], value, where)
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, where)
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise ValueError(f'{where} must be a list, got {value!r}')
-        args = get_args(hint)
-        item_hint = args[0] if len(args) == 2 and args[1] is Ellipsis else None
-        if item_hint is None and len(args) != len(value):
-            raise ValueError(f'{where} must have {len(args)} entries, got {value!r}')
-        return tuple(_convert(item_hint if item_hint is not None else args[i], item, f'{where}[{i}]')
-                     for i, item in enumerate(value))
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ValueError(f'{where} must be a mapping, got {value!r}')
-        return dict(value)
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint in (int, float, str, bool) and not isinstance(value, hint):
-        raise ValueError(f'{where} must be {hint.__name__}, got {value!r}')
-    if hint is int and isinstance(value, bool):
-        raise ValueError(f'{where} must be int, got {value!r}')
-    return value

@@ -59,11 +59,11 @@ def latest_checkpoint(output_dir: str | Path) -> CheckpointPaths | None:
     return None
 
 
-def save_training_checkpoint(paths: CheckpointPaths, model: nn.Module, model_config: ModelConfig,
-                             optimizer: torch.optim.Optimizer, *, step: int, training_config: dict[str, Any],
-                             phase: str) -> None:
-    """Write the model file and the state file of one checkpoint (the state first: the model file is
-    what ``latest_checkpoint`` looks for, so a crash in between leaves no half checkpoint)."""
+def save_training_state(path: str | Path, optimizer: torch.optim.Optimizer, *, step: int) -> None:
+    """Write the state file of one checkpoint: the optimizer's tensors and values, the step and every RNG state.
+
+    Shared by every trainer of the project (the re-detector's here, Box2Seg's); ``load_training_state`` reads it.
+    """
     tensors: dict[str, torch.Tensor] = {}
     optimizer_state = optimizer.state_dict()
     plain_state: dict[str, dict[str, Any]] = {}
@@ -89,8 +89,16 @@ def save_training_checkpoint(paths: CheckpointPaths, model: nn.Module, model_con
         'rng.numpy': json.dumps([kind, int(position), int(has_gauss), float(cached)]),
         'rng.python': json.dumps([version, gauss]),
     }
-    paths.state.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(paths.state), metadata=metadata)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def save_training_checkpoint(paths: CheckpointPaths, model: nn.Module, model_config: ModelConfig,
+                             optimizer: torch.optim.Optimizer, *, step: int, training_config: dict[str, Any],
+                             phase: str) -> None:
+    """Write the model file and the state file of one checkpoint (the state first: the model file is
+    what ``latest_checkpoint`` looks for, so a crash in between leaves no half checkpoint)."""
+    save_training_state(paths.state, optimizer, step=step)
     save_checkpoint(paths.model, model, model_config,
                     extra_metadata={'training_config': json.dumps(training_config, sort_keys=True),
                                     'step': str(step), 'phase': phase})

@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from siamrcnn_ros.box2seg.config import Box2SegConfig
-from siamrcnn_ros.training.settings import DatasetSpec, OptimizerSettings, ScheduleSettings, _build
+from siamrcnn_ros.training.settings import DatasetSpec, OptimizerSettings, ScheduleSettings
+from siamrcnn_ros.training.yaml_settings import build_dataclass, read_yaml_dataclass
 
 
 @dataclass(frozen=True)
@@ -160,7 +159,7 @@ class Box2SegTrainingConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Box2SegTrainingConfig:
         """Build from nested mappings; unknown keys raise ``ValueError`` naming them (dotted)."""
-        return _build(cls, data, 'box2seg_training')
+        return build_dataclass(cls, data, 'box2seg_training')
 
 
 def load_box2seg_training_config(path: str | Path) -> Box2SegTrainingConfig:
@@ -172,15 +171,7 @@ def load_box2seg_training_config(path: str | Path) -> Box2SegTrainingConfig:
         FileNotFoundError: no such file.
     """
     path = Path(path)
-    with path.open(encoding='utf-8') as file:
-        try:
-            data = yaml.safe_load(file)
-        except yaml.YAMLError as error:
-            raise ValueError(f'{path}: not valid YAML: {error}') from error
-    try:
-        config = Box2SegTrainingConfig.from_dict({} if data is None else data)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f'{path}: {error}') from error
+    config = read_yaml_dataclass(path, Box2SegTrainingConfig, 'box2seg_training')
     base = path.resolve().parent
     datasets = tuple(dataclasses.replace(spec, root=str(base / spec.root)) for spec in config.datasets)
     validation = config.validation
