@@ -1,10 +1,14 @@
-"""Learning-rate schedule as a pure function of the step (so resuming needs no scheduler state)."""
+"""The optimizer of a run and its learning-rate schedule, a pure function of the step (so resuming needs no
+scheduler state). Shared by every trainer of the project."""
 from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Iterable
 
-from siamrcnn_ros.training.settings import ScheduleSettings
+import torch
+
+from siamrcnn_ros.training.settings import OptimizerSettings, ScheduleSettings
 
 
 def lr_factor(step: int, total_steps: int, settings: ScheduleSettings) -> float:
@@ -29,3 +33,13 @@ def lr_factor(step: int, total_steps: int, settings: ScheduleSettings) -> float:
         progress = min(step / max(total_steps - 1, 1), 1.0)
         decay = settings.min_lr_factor + (1 - settings.min_lr_factor) * 0.5 * (1 + math.cos(math.pi * progress))
     return warmup * decay
+
+
+def build_optimizer(parameters: Iterable[torch.nn.Parameter], settings: OptimizerSettings) -> torch.optim.Optimizer:
+    """SGD with momentum or AdamW over ``parameters``, as ``settings`` says (the base learning rate before
+    ``lr_factor``)."""
+    parameters = list(parameters)
+    if settings.name == 'sgd':
+        return torch.optim.SGD(parameters, lr=settings.lr, momentum=settings.momentum,
+                               weight_decay=settings.weight_decay)
+    return torch.optim.AdamW(parameters, lr=settings.lr, betas=settings.betas, weight_decay=settings.weight_decay)

@@ -13,9 +13,11 @@ The learning rate is a pure function of the step (``schedule.py``), so the step 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,39 @@ def latest_checkpoint(output_dir: str | Path) -> CheckpointPaths | None:
         if paths.state.is_file():
             return paths
     return None
+
+
+def resume_paths(output_dir: str | Path, resume: bool | str | Path) -> CheckpointPaths | None:
+    """The checkpoint a trainer's ``run(resume=...)`` continues from.
+
+    Args:
+        output_dir: the run's output folder.
+        resume: True (the latest complete checkpoint under ``output_dir``; None when there is none yet) or the
+            path of a ``step_*.safetensors`` model file (its ``.state.safetensors`` must lie next to it).
+
+    Raises:
+        FileNotFoundError: a named model file without its state file.
+    """
+    if resume is True:
+        return latest_checkpoint(output_dir)
+    model_file = Path(resume)
+    paths = CheckpointPaths(model_file, model_file.with_name(f'{model_file.name.removesuffix(".safetensors")}'
+                                                             '.state.safetensors'))
+    if not paths.state.is_file():
+        raise FileNotFoundError(f'no training state next to {model_file} (expected {paths.state})')
+    return paths
+
+
+@contextlib.contextmanager
+def tensorboard_writer(output_dir: str | Path, start_step: int) -> Iterator[Any]:
+    """A TensorBoard ``SummaryWriter`` on ``<output_dir>/tensorboard``, closed on exit. ``purge_step`` drops the
+    events a crashed run logged after ``start_step``, the checkpoint it resumes from."""
+    from torch.utils.tensorboard import SummaryWriter
+    writer = SummaryWriter(log_dir=str(Path(output_dir) / 'tensorboard'), purge_step=start_step or None)
+    try:
+        yield writer
+    finally:
+        writer.close()
 
 
 def save_training_state(path: str | Path, optimizer: torch.optim.Optimizer, *, step: int) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,14 +37,15 @@ from siamrcnn_ros.model.siamrcnn import SiamRCNN, build_model
 from siamrcnn_ros.training.actors import detector_losses, head_losses, joint_losses
 from siamrcnn_ros.training.examples import example_rng, make_detection_example, make_pair_example, torch_generator
 from siamrcnn_ros.training.pairs import Pair, PairSampler
-from siamrcnn_ros.training.schedule import lr_factor
+from siamrcnn_ros.training.schedule import build_optimizer, lr_factor
 from siamrcnn_ros.training.settings import TrainingConfig
 from siamrcnn_ros.training.state import (
     CheckpointPaths,
     checkpoint_paths,
-    latest_checkpoint,
     load_training_state,
+    resume_paths,
     save_training_checkpoint,
+    tensorboard_writer,
 )
 
 HardNegatives = Callable[[Pair, int], Tensor | None]
@@ -122,7 +123,7 @@ class Trainer:
         self.hard_negatives = hard_negatives
         self._set_trainable()
         parameters = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = self._build_optimizer(parameters)
+        self.optimizer = build_optimizer(parameters, self.config.optimizer)
         self.step = 0
 
     @property
@@ -148,7 +149,7 @@ class Trainer:
         bar = tqdm(total=self.config.steps, initial=start, disable=not progress, desc=f'train {self.config.phase}',
                    unit='step')
         loader = _ExampleLoader(self._make_examples, self.config.data_threads)
-        with loader, self._writer(start) as writer, bar:
+        with loader, tensorboard_writer(self.output_dir, start) as writer, bar:
             while self.step < end:
                 values = self._train_step(self.step, loader.get(self.step, end))
                 self.step += 1
@@ -232,24 +233,10 @@ class Trainer:
             self.model.backbone.train()
             self.model.rpn.train()
 
-    def _build_optimizer(self, parameters: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
-        settings = self.config.optimizer
-        if settings.name == 'sgd':
-            return torch.optim.SGD(parameters, lr=settings.lr, momentum=settings.momentum,
-                                   weight_decay=settings.weight_decay)
-        return torch.optim.AdamW(parameters, lr=settings.lr, betas=settings.betas, weight_decay=settings.weight_decay)
-
     def _resume(self, resume: bool | str | Path) -> None:
-        if resume is True:
-            paths = latest_checkpoint(self.output_dir)
-            if paths is None:
-                return
-        else:
-            model_file = Path(resume)
-            step_name = model_file.name.removesuffix('.safetensors')
-            paths = CheckpointPaths(model_file, model_file.with_name(f'{step_name}.state.safetensors'))
-            if not paths.state.is_file():
-                raise FileNotFoundError(f'no training state next to {model_file} (expected {paths.state})')
+        paths = resume_paths(self.output_dir, resume)
+        if paths is None:
+            return
         load_checkpoint_into(self.model, paths.model, expected_config=self.model_config)
         self._set_trainable()
         self.step = load_training_state(paths.state, self.optimizer)
@@ -258,17 +245,6 @@ class Trainer:
         if self.model.device.type == 'cuda':
             return torch.autocast('cuda', dtype=torch.bfloat16)
         return contextlib.nullcontext()
-
-    @contextlib.contextmanager
-    def _writer(self, start: int) -> Iterator[Any]:
-        from torch.utils.tensorboard import SummaryWriter
-        # purge_step drops events a crashed run logged after the checkpoint we resume from.
-        writer = SummaryWriter(log_dir=str(self.output_dir / 'tensorboard'), purge_step=start or None)
-        try:
-            yield writer
-        finally:
-            writer.close()
-
 
 def steps_per_second(result: TrainingResult) -> float:
     """Completed steps per second of wall time in ``result`` (NaN when no step ran)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,14 @@ from siamrcnn_ros.box2seg.training.settings import Box2SegTrainingConfig
 from siamrcnn_ros.box2seg.training.state import save_box2seg_training_checkpoint
 from siamrcnn_ros.datasets.videos import read_training_videos
 from siamrcnn_ros.model.siamrcnn import resolve_device
-from siamrcnn_ros.training.schedule import lr_factor
-from siamrcnn_ros.training.state import CheckpointPaths, checkpoint_paths, latest_checkpoint, load_training_state
+from siamrcnn_ros.training.schedule import build_optimizer, lr_factor
+from siamrcnn_ros.training.state import (
+    CheckpointPaths,
+    checkpoint_paths,
+    load_training_state,
+    resume_paths,
+    tensorboard_writer,
+)
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,7 @@ class Box2SegTrainer:
         if config.init_checkpoint is not None:
             load_box2seg_checkpoint_into(self.net, config.init_checkpoint, expected_config=config.network)
         self.net.to(self.device)
-        self.optimizer = self._build_optimizer()
+        self.optimizer = build_optimizer(self.net.parameters(), self.config.optimizer)
         self.step = 0
 
     @property
@@ -115,7 +121,7 @@ class Box2SegTrainer:
         start, history, validation, last = self.step, [], [], None
         started = time.perf_counter()
         bar = tqdm(total=config.steps, initial=start, disable=not progress, desc='train box2seg', unit='step')
-        with self._writer(start) as writer, bar:
+        with tensorboard_writer(self.output_dir, start) as writer, bar:
             while self.step < end:
                 values = self._train_step(self.step)
                 self.step += 1
@@ -210,26 +216,10 @@ class Box2SegTrainer:
         return [s for s in samples
                 if np.count_nonzero(s.video.read_mask(s.frame) == s.obj + 1) >= self.config.min_mask_pixels]
 
-    def _build_optimizer(self) -> torch.optim.Optimizer:
-        settings = self.config.optimizer
-        parameters = list(self.net.parameters())
-        if settings.name == 'sgd':
-            return torch.optim.SGD(parameters, lr=settings.lr, momentum=settings.momentum,
-                                   weight_decay=settings.weight_decay)
-        return torch.optim.AdamW(parameters, lr=settings.lr, betas=settings.betas, weight_decay=settings.weight_decay)
-
     def _resume(self, resume: bool | str | Path) -> None:
-        if resume is True:
-            paths = latest_checkpoint(self.output_dir)
-            if paths is None:
-                return
-        else:
-            model_file = Path(resume)
-            paths = CheckpointPaths(model_file,
-                                    model_file.with_name(f'{model_file.name.removesuffix(".safetensors")}.state'
-                                                         '.safetensors'))
-            if not paths.state.is_file():
-                raise FileNotFoundError(f'no training state next to {model_file} (expected {paths.state})')
+        paths = resume_paths(self.output_dir, resume)
+        if paths is None:
+            return
         load_box2seg_checkpoint_into(self.net, paths.model, expected_config=self.config.network)
         self.step = load_training_state(paths.state, self.optimizer)
 
@@ -237,13 +227,3 @@ class Box2SegTrainer:
         if self.device.type == 'cuda':
             return torch.autocast('cuda', dtype=torch.bfloat16)
         return contextlib.nullcontext()
-
-    @contextlib.contextmanager
-    def _writer(self, start: int) -> Iterator[Any]:
-        from torch.utils.tensorboard import SummaryWriter
-        # purge_step drops events a crashed run logged after the checkpoint we resume from.
-        writer = SummaryWriter(log_dir=str(self.output_dir / 'tensorboard'), purge_step=start or None)
-        try:
-            yield writer
-        finally:
-            writer.close()
