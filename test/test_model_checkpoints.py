@@ -66,6 +66,9 @@ def test_read_checkpoint_gives_config_tensors_and_metadata(saved: Path) -> None:
 def test_save_is_atomic_and_overwrites(saved: Path) -> None:
     save_checkpoint(saved, tiny_head(5), CONFIG)
     assert os.listdir(saved.parent) == [saved.name]  # no temporary file left behind
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert saved.stat().st_mode & 0o777 == 0o666 & ~mask  # a new file's mode, not the temporary file's 0600
     restored = tiny_head(0)
     load_checkpoint_into(restored, saved)
     assert torch.equal(restored.stages[2].cls_score.weight, tiny_head(5).stages[2].cls_score.weight)

@@ -122,6 +122,7 @@ def write_checkpoint_file(path: str | os.PathLike[str], module: nn.Module, heade
     os.close(fd)
     try:
         save_file(tensors, tmp_name, metadata=metadata)
+        os.chmod(tmp_name, 0o666 & ~_current_umask())  # mkstemp makes it 0600; give it a new file's mode
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -231,3 +232,10 @@ def _state_dict_problems(expected: dict[str, Tensor], found: dict[str, Tensor]) 
     if mismatched:
         problems.append(f'{len(mismatched)} shape mismatch(es): {_listed(mismatched)}')
     return problems
+
+
+def _current_umask() -> int:
+    """The process's file-creation mask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
