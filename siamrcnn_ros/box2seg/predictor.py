@@ -21,7 +21,7 @@ from siamrcnn_ros.box2seg.combine import combine_masks
 from siamrcnn_ros.box2seg.config import Box2SegConfig
 from siamrcnn_ros.box2seg.crops import check_boxes, crop_windows, network_crops, normalise_image, paste_masks
 from siamrcnn_ros.box2seg.network import Box2SegNet
-from siamrcnn_ros.model.default_weights import resolve_box2seg_checkpoint
+from siamrcnn_ros.model.default_weights import DEFAULT, resolve_box2seg_checkpoint
 from siamrcnn_ros.model.siamrcnn import PRECISIONS, resolve_device
 
 
@@ -97,28 +97,32 @@ class Box2Seg:
             yield
 
 
-def build_box2seg(config: Box2SegConfig | None = None, *, checkpoint: str | os.PathLike[str] | None = None,
+def build_box2seg(config: Box2SegConfig | None = None, *, checkpoint: str | os.PathLike[str] | None = 'default',
                   device: str | torch.device = 'auto', precision: str = 'bf16', batch_size: int = 32) -> Box2Seg:
     """A ready-to-run ``Box2Seg``.
 
     Args:
         config: the network config; None takes the checkpoint's (or the defaults without a checkpoint).
-        checkpoint: a Box2Seg checkpoint (``save_box2seg_checkpoint``); ``'default'`` (or ``''``): the shipped
-            ``checkpoints/box2seg.safetensors`` when it is there, else random weights; None or ``'none'``:
-            the random initialisation (``default_weights.resolve_box2seg_checkpoint``). Masks from random weights
-            are meaningless: a warning belongs to the caller's tool, which can resolve the argument first.
+        checkpoint: a Box2Seg checkpoint (``save_box2seg_checkpoint``); ``'default'`` (the default, or ``''``):
+            the shipped ``checkpoints/box2seg.safetensors`` when it is there and fits ``config`` (always, for
+            ``config=None``), else random weights; None or ``'none'``: the random initialisation
+            (``default_weights.resolve_box2seg_checkpoint``). Masks from random weights are meaningless: a
+            warning belongs to the caller's tool, which can resolve the argument first.
         device: ``'auto'``, ``'cpu'``, ``'cuda'``, ``'cuda:N'``.
         precision: autocast dtype on CUDA (``'bf16'``, ``'fp16'``, ``'fp32'``).
         batch_size: crops per forward pass.
 
     Raises:
-        CheckpointError: unreadable checkpoint, or one whose config differs from a given ``config``.
+        CheckpointError: unreadable checkpoint, or a named one whose config differs from a given ``config``.
     """
+    default = isinstance(checkpoint, str) and checkpoint in ('', DEFAULT)
     checkpoint = resolve_box2seg_checkpoint(checkpoint)
+    if default and checkpoint is not None and config is not None and \
+            read_box2seg_checkpoint(checkpoint).config != config:
+        checkpoint = None  # the shipped weights are for another network: as for a preset that ships none
     if config is None:
         config = read_box2seg_checkpoint(checkpoint).config if checkpoint is not None else Box2SegConfig()
     net = Box2SegNet(config)
     if checkpoint is not None:
         load_box2seg_checkpoint_into(net, Path(checkpoint), expected_config=config)
     return Box2Seg(net, device=device, precision=precision, batch_size=batch_size)
-

@@ -12,7 +12,7 @@ of the node) takes:
 * a path: that file.
 
 The Box2Seg network (``siamrcnn_ros.box2seg``) ships one checkpoint of its own, ``BOX2SEG_SHIPPED``
-(``checkpoints/box2seg.safetensors``, once trained); ``resolve_box2seg_checkpoint`` reads the same three
+(``checkpoints/box2seg.safetensors``); ``resolve_box2seg_checkpoint`` reads the same three
 kinds of value for it (``build_box2seg(checkpoint=...)``, ``--box2seg-checkpoint``, ``mask.checkpoint``).
 """
 from __future__ import annotations

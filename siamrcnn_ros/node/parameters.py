@@ -87,8 +87,8 @@ class MaskSettings:
             once when it is turned on in a configured node (a loading failure refuses the change). Turning it
             off stops the masks from the next frame on; the network stays loaded until cleanup.
         checkpoint: Box2Seg safetensors checkpoint; ``''`` or ``'default'`` = the shipped
-            ``checkpoints/box2seg.safetensors`` (random weights, with a warning, while none ships); ``'none'`` =
-            random weights (plumbing only). Read when the network is loaded (see ``enabled``).
+            ``checkpoints/box2seg.safetensors``; ``'none'`` = random weights (plumbing only). Read when the
+            network is loaded (see ``enabled``).
     """
 
     enabled: bool = False
@@ -200,7 +200,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   'on in a configured node (a loading failure refuses the change); turned off, masks stop with the '
                   'next frame and the network stays loaded until cleanup', NOW),
     ParameterSpec('mask.checkpoint', "Box2Seg safetensors checkpoint; '' = the shipped "
-                  "checkpoints/box2seg.safetensors (random weights, with a warning, while none ships), 'none' = "
+                  "checkpoints/box2seg.safetensors, 'none' = "
                   'random weights. Read when the network is loaded (configure with mask.enabled on, or when '
                   'mask.enabled turns on); cleanup + configure reloads it', NEXT_CONFIGURE),
     ParameterSpec('image_qos.reliability', 'image subscription reliability: best_effort (receives from any '

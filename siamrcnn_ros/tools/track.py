@@ -65,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--masks', default=None, metavar='DIR',
                         help='also segment the target (Box2Seg) and write DAVIS-layout masks to DIR/<name>/%%05d.png')
     parser.add_argument('--box2seg-checkpoint', default=DEFAULT,
-                        help="Box2Seg checkpoint for --masks; default: the shipped checkpoints/box2seg.safetensors "
-                             "(random weights, with a warning, while none ships); 'none': random weights")
+                        help="Box2Seg checkpoint for --masks; default: the shipped checkpoints/box2seg.safetensors; "
+                             "'none': random weights (with a warning)")
     parser.add_argument('--max-frames', type=int, default=None, help='stop after this many frames')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     add_tracker_arguments(parser)
