@@ -1,9 +1,10 @@
 """A Box2Seg checkpoint with a known output, for the mask plumbing tests (tracker, siamrcnn-track, node).
 
-No trained Box2Seg checkpoint ships yet, and random weights give arbitrary masks. ``write_filling_checkpoint``
-writes a small network whose classifier is zero with a large positive bias: every pixel of a box's crop
-window gets probability ~1, so the mask of a box is exactly its crop window (clipped to the image). That is
-a real checkpoint through the real loading and prediction code, and the tests can say where the mask lies.
+The trained checkpoint's masks depend on what it learnt, random weights give arbitrary masks.
+``write_filling_checkpoint`` writes a small network whose classifier is zero with a large positive bias:
+every pixel of a box's crop window gets probability ~1, so the mask of a box is exactly its crop window
+(clipped to the image). That is a real checkpoint through the real loading and prediction code, and the
+tests can say where the mask lies.
 """
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """Masks for tracked targets: ``segment_targets`` on hand-built tracker results, and ``siamrcnn-track --masks``.
 
-No trained Box2Seg checkpoint ships yet: the tests use a real checkpoint whose network fills each box's crop
-window (``box2seg_fixtures``), so they check the plumbing (which targets get masks, where they lie, the label
-map, the DAVIS files), not mask quality. The track tool runs the shipped demo re-detector on the CPU.
+The tests use a real checkpoint whose network fills each box's crop window (``box2seg_fixtures``), so they
+check the plumbing (which targets get masks, where they lie, the label map, the DAVIS files); the shipped
+checkpoint's mask quality is tested in ``test_box2seg_shipped.py``. The track tool runs the shipped demo
+re-detector on the CPU.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Box2Seg masks in the node: ``Track.mask`` / ``mask_roi`` as Track.msg specifies them, from the session (no
 ROS graph) and end to end through the real node process (``mask.enabled``, ``mask.checkpoint``).
 
-No trained Box2Seg checkpoint ships yet: the tests load a real checkpoint whose network fills each box's
+The tests load a real checkpoint whose network fills each box's
 crop window (``box2seg_fixtures``), so they can say where the mask must be; they check plumbing and message
 contracts, not mask quality. The re-detector is the shipped ``demo`` model on the CPU.
 """

@@ -338,9 +338,9 @@ class SiamRCNNNode(LifecycleNode):
         except Exception as error:  # any loading failure is a reason to report, not a crash
             return f'cannot load the Box2Seg network (mask.checkpoint {checkpoint!r}): {type(error).__name__}: {error}'
         if self._masks.checkpoint_path is None:
-            self.get_logger().warning(f'no Box2Seg checkpoint (mask.checkpoint {checkpoint!r}; none ships yet, or '
-                                      "'none'): the mask network has random weights and the masks are meaningless "
-                                      '(fine to check the plumbing)')
+            self.get_logger().warning(f'no Box2Seg checkpoint (mask.checkpoint {checkpoint!r}: "none", or the '
+                                      'shipped file is missing): the mask network has random weights and the masks '
+                                      'are meaningless (fine to check the plumbing)')
         else:
             self.get_logger().info(f'masks: Box2Seg checkpoint {self._masks.checkpoint_path}')
         return ''

@@ -144,8 +144,8 @@ def build_box2seg_from_args(args: argparse.Namespace, prog: str) -> Box2Seg:
 
     checkpoint = resolve_box2seg_checkpoint(args.box2seg_checkpoint)
     if checkpoint is None:
-        print(f'{prog}: warning: no Box2Seg checkpoint (none ships yet, or --box2seg-checkpoint none): the mask '
-              'network has random weights and the masks are meaningless (useful only to check the pipeline)',
+        print(f'{prog}: warning: no Box2Seg checkpoint (--box2seg-checkpoint none, or the shipped file is missing): '
+              'the mask network has random weights and the masks are meaningless (useful only to check the pipeline)',
               file=sys.stderr)
         torch.manual_seed(0)  # the same random masks in every run
     return build_box2seg(checkpoint=checkpoint, device=args.device)
