@@ -112,7 +112,7 @@ def test_training_checkpoint_with_a_model_entry_is_accepted(tmp_path) -> None:
     detector = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None)
     path = tmp_path / 'train.pth'
     torch.save({'model': detector.state_dict(), 'epoch': 3}, path)
-    model = SiamRCNN(get_preset('demo', **{'backbone.frozen_batchnorm': False}))
+    model = SiamRCNN(get_preset('mobile', **{'backbone.frozen_batchnorm': False}))
     load_detector_weights(model, path)
     assert torch.equal(model.rpn.head.cls_logits.weight, detector.rpn.head.cls_logits.weight)
 
@@ -157,6 +157,55 @@ def test_backbone_levels_channels_and_torchvision_names(name, strides) -> None:
     assert backbone.out_channels == 128
     assert [tuple(m.shape) for m in maps.values()] == [(1, 128, 128 // s, 192 // s) for s in strides]
     assert all(key.startswith(('body.', 'fpn.')) for key in backbone.state_dict())
+
+
+@pytest.mark.parametrize(('name', 'fpn_strides', 'trunk_layers'),
+                         [('resnet18', (8, 16), ['layer2', 'layer3']),
+                          ('mobilenet_v3_large', (8, 16, 32), ['6', '12', '16']),
+                          ('mobilenet_v3_large', (4, 32), ['3', '16'])])
+def test_fpn_strides_pick_the_last_trunk_layer_of_each_stride(name, fpn_strides, trunk_layers) -> None:
+    backbone = build_backbone(BackboneConfig(name=name, out_channels=64, fpn_strides=fpn_strides))
+    assert list(backbone.body.return_layers) == trunk_layers
+    with torch.inference_mode():
+        maps = backbone.eval()(torch.zeros(1, 3, 128, 192))
+    strides = (*fpn_strides, fpn_strides[-1] * 2)  # the FPN levels, then 'pool'
+    assert [tuple(m.shape) for m in maps.values()] == [(1, 64, 128 // s, 192 // s) for s in strides]
+    if name == 'mobilenet_v3_large':  # each returned layer is the last one at its stride: the next one halves it
+        body = dict(backbone.body.named_children())
+        for layer, stride in zip(trunk_layers, fpn_strides, strict=True):
+            following = body.get(str(int(layer) + 1))
+            assert following is None or getattr(following, '_is_cn', False), (layer, stride)
+
+
+@pytest.mark.parametrize('strides', [(8, 8), (16, 8), (2, 4), (64,)])
+def test_bad_fpn_strides_are_refused(strides) -> None:
+    with pytest.raises(ValueError, match='fpn_strides must be increasing values'):
+        BackboneConfig(name='resnet18', fpn_strides=strides)
+
+
+def test_demo_preset_pools_small_objects_from_the_stride_8_map() -> None:
+    model = SiamRCNN(get_preset('demo'))
+    with torch.inference_mode():
+        maps = model.backbone.eval()(torch.zeros(1, 3, 320, 448))
+    assert [m.shape[-1] for m in maps.values()] == [56, 28, 14, 7]  # strides 8, 16, 32 and 'pool' 64
+    # Fill each map with its level number: the pooled value says which map a box was pooled from.
+    marked = {name: torch.full_like(m, float(level)) for level, (name, m) in enumerate(maps.items())}
+    boxes = torch.tensor([[10.0, 10.0, 58.0, 58.0],  # 48 px, typical of the synthetic world: stride 8
+                          [0.0, 0.0, 300.0, 300.0]])  # 300 px: stride 16 (FPN's canonical 224 px -> level 4)
+    with torch.inference_mode():
+        pooled = model.roi_pool(marked, [boxes], [(320, 448)])  # [2, 128, 7, 7]
+    assert pooled.mean(dim=(1, 2, 3)).tolist() == [0.0, 1.0]
+
+
+def test_mobile_preset_has_torchvision_mobilenet_detector_layout() -> None:
+    ours = SiamRCNN(get_preset('mobile'))
+    theirs = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None)
+    # torchvision's untrained detector has plain BatchNorm (with num_batches_tracked), ours FrozenBatchNorm2d.
+    wanted = ('backbone.', 'rpn.')
+    ours_shapes = {k: tuple(v.shape) for k, v in ours.state_dict().items() if k.startswith(wanted)}
+    their_shapes = {k: tuple(v.shape) for k, v in theirs.state_dict().items()
+                    if k.startswith(wanted) and not k.endswith('num_batches_tracked')}
+    assert ours_shapes == their_shapes
 
 
 def test_backbone_is_frozen_unless_layers_are_made_trainable() -> None:

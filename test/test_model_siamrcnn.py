@@ -16,7 +16,7 @@ from siamrcnn_ros.model.checkpoints import CheckpointError, save_checkpoint
 HEIGHT, WIDTH = 272, 640  # bikes.mp4
 RESIZED = (217, 512)  # demo preset: 320 / 512
 BOX = torch.tensor([300.0, 80.0, 380.0, 250.0])  # a cyclist in the first frame, xyxy original pixels
-CHANNELS, POOL = 256, 7
+CHANNELS, POOL = 128, 7  # the demo preset's FPN channels
 
 
 @pytest.fixture(scope='module')
@@ -65,7 +65,7 @@ def test_train_switches_only_the_head(model) -> None:
 def test_extract_gives_feature_maps_and_proposals_in_the_resized_frame(first) -> None:
     assert first.image_size == (HEIGHT, WIDTH)
     assert first.resized_size == RESIZED
-    assert list(first.feature_maps) == ['0', '1', 'pool']
+    assert list(first.feature_maps) == ['0', '1', '2', 'pool']  # demo: FPN at strides 8, 16, 32
     assert all(m.shape[:2] == (1, CHANNELS) and m.dtype == torch.float32 for m in first.feature_maps.values())
     proposals = first.proposals
     assert proposals.dtype == torch.float32

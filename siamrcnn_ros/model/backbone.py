@@ -14,10 +14,15 @@ Feature maps, for an input ``[B, 3, H, W]`` (H, W multiples of 32):
   ``fasterrcnn_mobilenet_v3_large_fpn``. With equal strides, RoIAlign's level mapping sends every
   box to ``'0'``, as in torchvision's detector.
 
+``BackboneConfig.fpn_strides`` picks other levels: ``'0'``, ``'1'``, ... are then the last trunk layers
+of those strides, in order (the ``demo`` preset: MobileNetV3 at strides 8, 16, 32, so that small
+objects are pooled from a stride-8 map), plus ``'pool'``.
+
 Every map has ``out_channels`` channels. The RPN uses all of them, RoIAlign all but ``'pool'``.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from torch import nn
@@ -26,7 +31,7 @@ from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-from siamrcnn_ros.model.config import BackboneConfig
+from siamrcnn_ros.model.config import FPN_STRIDES, BackboneConfig
 
 RESNETS = ('resnet18', 'resnet34', 'resnet50', 'resnet101')
 # Trunk stages that can be unfrozen, counted from the last one (torchvision's order).
@@ -74,11 +79,23 @@ def _resnet_fpn(config: BackboneConfig, norm_layer: Callable[..., nn.Module],
     for name, parameter in trunk.named_parameters():
         if not name.startswith(trainable):
             parameter.requires_grad_(False)
-    # C2-C5 (layer1-layer4); ``inplanes`` is the channel count of layer4's output after construction.
-    return_layers = {f'layer{k}': str(k - 1) for k in (1, 2, 3, 4)}
+    # C2-C5 (layer1-layer4, strides 4-32); ``inplanes`` is the channel count of layer4's output after
+    # construction.
+    layers = [int(math.log2(stride)) - 1 for stride in (config.fpn_strides or FPN_STRIDES)]
+    return_layers = {f'layer{k}': str(level) for level, k in enumerate(layers)}
     c2_channels = trunk.inplanes // 8
-    in_channels = [c2_channels * 2 ** (k - 1) for k in (1, 2, 3, 4)]
+    in_channels = [c2_channels * 2 ** (k - 1) for k in layers]
     return BackboneWithFPN(trunk, return_layers, in_channels, config.out_channels, extra_blocks=LastLevelMaxPool())
+
+
+def _last_layer_at_stride(features: nn.Sequential, stride: int) -> int:
+    """Index of the last layer of a MobileNetV3 ``features`` whose output has ``stride`` (4-32)."""
+    current, last = 2, {}  # features[0] is the stride-2 stem; every ``_is_cn`` block halves the resolution
+    for index, block in enumerate(features):
+        if index > 0 and getattr(block, '_is_cn', False):
+            current *= 2
+        last[current] = index
+    return last[stride]
 
 
 def _mobilenet_fpn(config: BackboneConfig, norm_layer: Callable[..., nn.Module],
@@ -93,7 +110,10 @@ def _mobilenet_fpn(config: BackboneConfig, norm_layer: Callable[..., nn.Module],
     freeze_before = len(features) if trainable_layers == 0 else stage_starts[num_stages - trainable_layers]
     for block in features[:freeze_before]:
         block.requires_grad_(False)
-    returned = (num_stages - 2, num_stages - 1)
-    return_layers = {str(stage_starts[k]): str(level) for level, k in enumerate(returned)}
-    in_channels = [features[stage_starts[k]].out_channels for k in returned]
+    if config.fpn_strides:
+        returned = [_last_layer_at_stride(features, stride) for stride in config.fpn_strides]
+    else:  # torchvision's layout: the first layer of the last stage and the final 1x1 conv (stride 32 both)
+        returned = [stage_starts[num_stages - 2], stage_starts[num_stages - 1]]
+    return_layers = {str(index): str(level) for level, index in enumerate(returned)}
+    in_channels = [features[index].out_channels for index in returned]
     return BackboneWithFPN(features, return_layers, in_channels, config.out_channels, extra_blocks=LastLevelMaxPool())

@@ -15,6 +15,7 @@ from typing import Any
 
 BACKBONES = ('resnet18', 'resnet34', 'resnet50', 'resnet101', 'mobilenet_v3_large')
 HEAD_TYPES = ('4conv1fc_gn', '2fc')
+FPN_STRIDES = (4, 8, 16, 32)
 
 
 @dataclass(frozen=True)
@@ -48,15 +49,23 @@ class BackboneConfig:
         name: one of ``BACKBONES``.
         out_channels: FPN channels (256 in the paper; the RoI features are ``[N, out_channels, 7, 7]``).
         frozen_batchnorm: torchvision's ``FrozenBatchNorm2d`` (as in its COCO detectors).
+        fpn_strides: the trunk strides (pixels of the resized image per feature cell) that feed the FPN,
+            increasing, from ``FPN_STRIDES``; the FPN takes the last layer of the trunk at each stride.
+            ``()`` (default) is torchvision's layout, which its COCO detector weights need: ResNet
+            (4, 8, 16, 32); MobileNetV3-Large its last two layers, both of stride 32.
     """
 
     name: str = 'resnet101'
     out_channels: int = 256
     frozen_batchnorm: bool = True
+    fpn_strides: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.name not in BACKBONES:
             raise ValueError(f'backbone name must be one of {BACKBONES}, got {self.name!r}')
+        strides = tuple(self.fpn_strides)
+        if any(s not in FPN_STRIDES for s in strides) or list(strides) != sorted(set(strides)):
+            raise ValueError(f'backbone.fpn_strides must be increasing values from {FPN_STRIDES}, got {strides}')
 
 
 @dataclass(frozen=True)
@@ -210,18 +219,25 @@ def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str) -> list[str]
 _SECTIONS: dict[str, type] = {'transform': TransformConfig, 'backbone': BackboneConfig, 'rpn': RPNConfig,
                               'head': HeadConfig, 'pair': PairConfig}
 
-# Presets (SPEC §2, paper Tab. 7 and §4.5). "demo" is ours: small enough for several frames per
-# second on two CPU cores (MobileNetV3-FPN, which has two FPN levels plus pooling, hence two anchor sizes
-# tuples per level as torchvision's mobilenet detector uses).
+# Presets (SPEC §2, paper Tab. 7 and §4.5). "mobile" and "demo" are ours, small enough for several frames
+# per second on two CPU cores. "mobile" has torchvision's MobileNetV3-FPN layout (two stride-32 FPN levels
+# plus pooling, all anchor sizes on every level, as its mobilenet detector), so torchvision's COCO weights
+# fit it. "demo" is the one trained from scratch on the synthetic world: 128 FPN channels at strides 8, 16
+# and 32, because the world's objects are 20-100 px after resizing, 1-3 cells of a stride-32 map.
 PRESETS: dict[str, ModelConfig] = {
     'paper': ModelConfig(name='paper'),
     'r50': ModelConfig(name='r50', backbone=BackboneConfig(name='resnet50')),
     'fast': ModelConfig(name='fast', transform=TransformConfig(min_size=400, max_size=667),
                         backbone=BackboneConfig(name='resnet50'),
                         rpn=RPNConfig(pre_nms_top_n=100, post_nms_top_n=100)),
+    'mobile': ModelConfig(name='mobile', transform=TransformConfig(min_size=320, max_size=512),
+                          backbone=BackboneConfig(name='mobilenet_v3_large'),
+                          rpn=RPNConfig(anchor_sizes=((32, 64, 128, 256, 512),) * 3, pre_nms_top_n=150,
+                                        post_nms_top_n=100),
+                          head=HeadConfig(head_type='2fc', representation_size=256, max_extra_boxes=30)),
     'demo': ModelConfig(name='demo', transform=TransformConfig(min_size=320, max_size=512),
-                        backbone=BackboneConfig(name='mobilenet_v3_large'),
-                        rpn=RPNConfig(anchor_sizes=((32, 64, 128, 256, 512),) * 3, pre_nms_top_n=150,
+                        backbone=BackboneConfig(name='mobilenet_v3_large', out_channels=128, fpn_strides=(8, 16, 32)),
+                        rpn=RPNConfig(anchor_sizes=((16, 24), (32, 48), (64, 96), (128, 256)), pre_nms_top_n=150,
                                       post_nms_top_n=100),
                         head=HeadConfig(head_type='2fc', representation_size=128, max_extra_boxes=30)),
 }

@@ -15,7 +15,7 @@ torchvision ships COCO Faster R-CNN weights for ResNet-50-FPN
 (``FasterRCNN_ResNet50_FPN_Weights.COCO_V1``, ``FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1`` (the
 v2 model has a different, 4-conv RPN head and GroupNorm FPN, so it does not fit our ResNet-50
 presets)) and for MobileNetV3-Large-FPN (``FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1``,
-fits the ``demo`` preset; the ``..._320_FPN`` weights have the same tensors). There are none for
+fits the ``mobile`` preset; the ``..._320_FPN`` weights have the same tensors). There are none for
 ResNet-101: the ``paper`` preset needs a checkpoint trained elsewhere (same module names).
 """
 from __future__ import annotations
