@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from siamrcnn_ros.box2seg.training.samples import mask_sample_table
 from siamrcnn_ros.datasets.index_masks import boxes_from_index_mask, mask_file_boxes, read_index_mask
 from siamrcnn_ros.datasets.videos import TRAINING_DATASETS, AnnotatedVideo, read_training_videos
 
@@ -339,6 +340,24 @@ def test_coco_images_as_one_frame_videos_without_crowds(tmp_path: Path) -> None:
     assert videos[1].boxes.shape == (0, 1, 4)
     with pytest.raises(FileNotFoundError, match=r'instances_val2017\.json'):
         read_training_videos(tmp_path, 'coco', 'val2017')
+
+
+def test_coco_segmentations_become_instance_masks_that_box2seg_samples(tmp_path: Path) -> None:
+    polygon = [[4, 2, 12, 2, 12, 8, 4, 8]]  # pixels x 4..11, y 2..7
+    run_lengths = [2 * HEIGHT + 5, 3, HEIGHT * WIDTH - 2 * HEIGHT - 8]  # column 2, rows 5..7
+    make_coco(tmp_path, [
+        {'id': 101, 'image_id': 9, 'bbox': [4, 2, 8, 6], 'iscrowd': 0, 'segmentation': polygon},
+        {'id': 103, 'image_id': 9, 'bbox': [2, 5, 1, 3], 'iscrowd': 0,
+         'segmentation': {'counts': run_lengths, 'size': [HEIGHT, WIDTH]}},
+    ])
+    first, second = read_training_videos(tmp_path, 'coco')
+    labels = first.read_mask(0)
+    expected = np.zeros((HEIGHT, WIDTH), np.int32)
+    expected[2:8, 4:12] = 1
+    expected[5:8, 2] = 2
+    np.testing.assert_array_equal(labels, expected)
+    assert second.masks is None  # no objects, nothing to segment
+    assert mask_sample_table([first, second]).tolist() == [[0, 0, 0], [0, 1, 0]]  # (video, object, frame)
 
 
 @pytest.mark.parametrize(('annotation', 'message'), [

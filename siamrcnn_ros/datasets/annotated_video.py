@@ -6,6 +6,7 @@ is absent or the frame is not annotated. A still image is a video of one frame.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +32,10 @@ class AnnotatedVideo:
         object_ids: the dataset's id of each object (track id, instance id, annotation id), length O.
         boxes: ``[O, N, 4]`` float64 xyxy pixels, continuous, no ``+1``; NaN rows where the object
             is absent or the frame is not annotated.
-        masks: per frame an indexed PNG (value ``mask_values[k]`` = object k, 0 = background),
-            None for frames without a mask; or None when the dataset has no masks.
+        masks: per frame an indexed PNG (value ``mask_values[k]`` = object k, 0 = background), or a
+            callable returning that ``[H, W]`` label map (datasets whose masks live in the annotation
+            file, e.g. COCO's ``coco_masks.CocoImageMasks``), None for frames without a mask; or None
+            when the dataset has no masks.
         mask_values: the pixel value of each object in the mask files, length O; None means
             ``k + 1`` for object k. Only set when a dataset numbers its masks otherwise
             (YouTube-VOS names objects by their palette index, which may skip values).
@@ -43,7 +46,7 @@ class AnnotatedVideo:
     frames: tuple[Path, ...]
     object_ids: tuple[str, ...]
     boxes: np.ndarray
-    masks: tuple[Path | None, ...] | None
+    masks: tuple[Path | Callable[[], np.ndarray] | None, ...] | None
     mask_values: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
@@ -81,7 +84,8 @@ class AnnotatedVideo:
         self._check_index(index)
         if self.masks is None or self.masks[index] is None:
             return None
-        values = read_index_mask(self.masks[index])
+        source = self.masks[index]
+        values = np.asarray(source()) if callable(source) else read_index_mask(source)
         if self.mask_values is None:
             # Already numbered k + 1; anything above the object count is no object of this video.
             return np.where(values <= len(self.object_ids), values, 0).astype(np.int32)
