@@ -48,7 +48,7 @@ from siamrcnn_ros.node.images import BACKEND as IMAGE_BACKEND
 from siamrcnn_ros.node.images import InvalidImageError, image_msg_to_rgb, rgb_to_image_msg
 from siamrcnn_ros.node.masks import MaskHost
 from siamrcnn_ros.node.outputs import debug_image, frame_track_array, frame_tracks
-from siamrcnn_ros.node.qos import image_qos, latest_only_qos, no_image_message, reliable_qos
+from siamrcnn_ros.node.qos import TRACK_OUTPUT_DEPTH, image_qos, latest_only_qos, no_image_message, reliable_qos
 from siamrcnn_ros.node.session import FrameOutcome, TrackingSession
 from siamrcnn_ros.node.targets import TargetInputs
 from siamrcnn_ros.node.worker import FrameWorker
@@ -139,8 +139,8 @@ class SiamRCNNNode(LifecycleNode):
                 self._host.release()
                 return TransitionCallbackReturn.FAILURE
         self._publishers_made = [
-            self.create_lifecycle_publisher(Track, '~/track', reliable_qos()),
-            self.create_lifecycle_publisher(TrackArray, '~/tracks', reliable_qos()),
+            self.create_lifecycle_publisher(Track, '~/track', reliable_qos(TRACK_OUTPUT_DEPTH)),
+            self.create_lifecycle_publisher(TrackArray, '~/tracks', reliable_qos(TRACK_OUTPUT_DEPTH)),
             self.create_lifecycle_publisher(Image, '~/debug_image', reliable_qos(1)),
         ]
         if self._vision is not None:

@@ -23,6 +23,11 @@ def image_qos(settings: ImageQoSSettings) -> QoSProfile:
                       reliability=RELIABILITY[settings.reliability], durability=DurabilityPolicy.VOLATILE)
 
 
+# Track outputs are small (a few hundred bytes) and one of them (the IDLE Track after a clear) is sent only
+# once: a reliable writer keeps this many for a consumer that lags (several seconds of frames and targets).
+TRACK_OUTPUT_DEPTH = 100
+
+
 def reliable_qos(depth: int = 10) -> QoSProfile:
     """Commands (targets, clicks) and outputs: reliable, keep last ``depth``, volatile."""
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=ReliabilityPolicy.RELIABLE,
