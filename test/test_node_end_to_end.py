@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 
 pytest.importorskip('rclpy', reason='needs rclpy: run the tests through scripts/in-env')
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Point, PointStamped
 from node_processes import NODE_NAME, call, interrupt, read_json, spin_until, start_helper, start_node, wait_active
 from std_msgs.msg import Header
@@ -31,10 +33,27 @@ STEP_TIMEOUT_S = 90.0  # per phase; the CPU is shared with other test processes
 
 
 class Outputs:
-    """What the test process itself sees of ~/tracks (for sequencing only; the receiver does the checking)."""
+    """What the test process itself sees of ~/tracks and /diagnostics (for sequencing only; the receiver does
+    the checking)."""
 
     def __init__(self) -> None:
         self.arrays: list[TrackArray] = []
+        self.rejected_clicks = 0
+        self.diagnostics_seen = 0
+
+    def on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name.startswith(f'{NODE_NAME}:'):  # as node_receiver.py reads it
+                values = {kv.key: kv.value for kv in status.values}
+                self.rejected_clicks = int(values.get('rejected: click', self.rejected_clicks))
+                self.diagnostics_seen += 1
+
+    def started(self, target_id: int, since: int) -> bool:
+        """A TRACKING or LOST Track of ``target_id`` in the arrays from index ``since`` on. INITIALIZING does not
+        count (a click reserves its id before the node looks for a proposal at the pixel, and may then reject
+        it), nor does IDLE (target 1's one IDLE Track after its clear may arrive that late)."""
+        return any(t.target_id == target_id and t.state in (Track.STATE_TRACKING, Track.STATE_LOST)
+                   for array in self.arrays[since:] for t in array.tracks)
 
     def frames_with(self, target_id: int) -> int:
         return sum(any(t.target_id == target_id and t.state in (Track.STATE_TRACKING, Track.STATE_LOST)
@@ -79,6 +98,7 @@ def _set_targets_by_topic_service_and_clicks(node: rclpy.node.Node) -> int:
     """Sets targets in every way; returns how many of the two clicks started a target."""
     outputs = Outputs()
     node.create_subscription(TrackArray, f'{NODE_NAME}/tracks', outputs.arrays.append, 10)
+    node.create_subscription(DiagnosticArray, '/diagnostics', outputs.on_diagnostics, 10)
     target_pub = node.create_publisher(TargetRequest, 'target', 10)
     pixel_pub = node.create_publisher(Point, f'{IMAGE_TOPIC}_mouse_left', 10)
     point_pub = node.create_publisher(PointStamped, '/clicked_point', 10)
@@ -104,18 +124,22 @@ def _set_targets_by_topic_service_and_clicks(node: rclpy.node.Node) -> int:
     spin_until(node, lambda: outputs.ids_now() == {2}, STEP_TIMEOUT_S, 'target 1 to be cleared')
 
     # 3. Clicks: rqt_image_view's pixel, then RViz's 3-D point in the optical frame (2 m ahead = image centre).
-    # Each becomes a target (the lowest free id: 1, then 3), or, if no proposal of the random-weight model
-    # contains the pixel, a counted 'click' problem in the diagnostics.
+    # Each becomes a target with the lowest free id (1, or 3 once 1 is taken again), or, if no proposal of the
+    # model contains the pixel, a counted 'click' problem in the diagnostics: wait for one or the other.
     started = 0
-    for target_id, publish in ((1, lambda: pixel_pub.publish(Point(x=WIDTH / 2, y=HEIGHT / 2, z=0.0))),
-                               (3, lambda: point_pub.publish(PointStamped(header=Header(frame_id='camera_optical'),
-                                                                          point=Point(z=2.0))))):
-        start = len(outputs.arrays)
+    for publish in (lambda: pixel_pub.publish(Point(x=WIDTH / 2, y=HEIGHT / 2, z=0.0)),
+                    lambda: point_pub.publish(PointStamped(header=Header(frame_id='camera_optical'),
+                                                           point=Point(z=2.0)))):
+        target_id = 1 if started == 0 else 3
+        start, rejected = len(outputs.arrays), outputs.rejected_clicks
         publish()
-        spin_until(node, lambda start=start: len(outputs.arrays) >= start + 3, STEP_TIMEOUT_S, '3 frames after a click')
-        # IDLE does not count: target 1's one IDLE Track after the clear above may arrive this late.
-        started += target_id in {t.target_id for array in outputs.arrays[start:] for t in array.tracks
-                                 if t.state != Track.STATE_IDLE}
+        spin_until(node, lambda start=start, rejected=rejected, target_id=target_id:
+                   outputs.started(target_id, start) or outputs.rejected_clicks > rejected,
+                   STEP_TIMEOUT_S, f'click {target_id} to start a target or be counted as rejected')
+        started += outputs.started(target_id, start)
+    # The receiver keeps the last diagnostics it saw: wait for one more (1 Hz) so that it holds the count too.
+    seen = outputs.diagnostics_seen
+    spin_until(node, lambda: outputs.diagnostics_seen > seen, STEP_TIMEOUT_S, 'one more diagnostics message')
     return started
 
 
@@ -149,13 +173,16 @@ def _check_frames_are_dropped_not_queued(stamps: list[int], tracks: list[dict], 
         first_by_stamp.setdefault(t['stamp_ns'], t['received_ns'])
     outputs = sorted(first_by_stamp.items())  # (image stamp, arrival of its first Track), one per processed frame
     assert len(outputs) < len(stamps) / 2, 'the node processed nearly every frame: nothing to drop at 30 Hz?'
-    checked = 0
-    for (_, previous_received), (stamp, received) in itertools.pairwise(outputs):
-        period = received - previous_received  # one processing period of the node
-        latency = received - stamp
-        assert latency < 2 * period, f'latency {latency / 1e9:.2f} s >= two periods ({period / 1e9:.2f} s): queued?'
-        checked += 1
-    assert checked >= 5
+    assert len(outputs) >= 6
+    # Processing period: the median time between consecutive outputs. Without a queue a frame waits at most one
+    # period for the frame in work, then takes one: latency < 2 periods, plus jitter. A queue of even two frames
+    # would hold nearly every latency at 3 periods or more. A few frames may wait longer by design: a target set
+    # on a buffered frame makes the node run that older frame first.
+    period = float(np.median(np.diff([received for _, received in outputs])))
+    latencies = np.array([received - stamp for stamp, received in outputs])
+    slow = latencies >= 2.5 * period
+    assert slow.mean() <= 0.2, f'{slow.sum()} of {len(latencies)} latencies >= 2.5 periods of {period / 1e9:.2f} s'
+    assert latencies.max() < 6 * period, f'latency {latencies.max() / 1e9:.2f} s, period {period / 1e9:.2f} s: queued?'
     assert int(diagnostics['frames dropped']) > 0
     assert diagnostics['state'] == 'active'
     assert diagnostics['device'] == 'cpu'
