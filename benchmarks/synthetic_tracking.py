@@ -35,9 +35,11 @@ from siamrcnn_ros.evaluation.evaluate import evaluate_results_folder
 from siamrcnn_ros.evaluation.plots import plot_success
 from siamrcnn_ros.evaluation.results import write_results
 from siamrcnn_ros.model import build_model
+from siamrcnn_ros.tracking.settings import TDPASettings
 from siamrcnn_ros.tracking.tracker import VARIANTS, Tracker, TrackerSettings
 
-SPLITS = {'test': ('test', ('success', 'precision')), 'lasot': ('lasot', ('success', 'precision', 'vot_lt'))}
+SPLITS = {'test': ('test', ('success', 'precision')), 'val': ('val', ('success', 'precision')),
+          'lasot': ('lasot', ('success', 'precision', 'vot_lt'))}
 
 
 def truncated(sequence: Sequence, frames: int | None) -> Sequence:
@@ -68,12 +70,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--world', type=Path, default=Path('data/synthetic'), help='synthetic world folder')
     parser.add_argument('--checkpoint', required=True, help='model checkpoint (safetensors)')
     parser.add_argument('--output-dir', type=Path, required=True, help='results, scores.json and plots go here')
-    parser.add_argument('--splits', default='test,lasot', help='comma-separated subset of test,lasot')
+    parser.add_argument('--splits', default='test,lasot', help='comma-separated subset of test,val,lasot')
     parser.add_argument('--variants', default=','.join(VARIANTS), help='comma-separated subset of %(default)s')
     parser.add_argument('--long-term-frames', type=int, default=None,
                         help='score only the first this-many frames of each long-term video')
     parser.add_argument('--device', default='cpu', help='cpu, cuda or auto')
+    parser.add_argument('--tdpa', action='append', default=[], metavar='NAME=VALUE',
+                        help='a TDPA parameter other than the reference value, e.g. w_ff=0.5 (repeatable; '
+                             'choose on the val split, report on test and lasot)')
     args = parser.parse_args(argv)
+    try:
+        changes = {name: float(value) for name, value in (item.split('=', 1) for item in args.tdpa)}
+        tdpa = dataclasses.replace(TDPASettings(), **changes)
+    except (ValueError, TypeError) as error:
+        print(f'synthetic_tracking: bad --tdpa {args.tdpa}: {error}', file=sys.stderr)
+        return 2
     splits = [s.strip() for s in args.splits.split(',') if s.strip()]
     variants = [v.strip() for v in args.variants.split(',') if v.strip()]
     unknown = sorted(set(splits) - set(SPLITS)) + sorted(set(variants) - set(VARIANTS))
@@ -83,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
     model = build_model('demo', checkpoint=args.checkpoint, device=args.device)
     document = {'checkpoint': str(args.checkpoint), 'world': str(args.world),
-                'long_term_frames': args.long_term_frames, 'splits': {}}
+                'long_term_frames': args.long_term_frames, 'tdpa': dataclasses.asdict(tdpa), 'splits': {}}
     for split in splits:
         folder, metrics = SPLITS[split]
         limit = args.long_term_frames if split == 'lasot' else None
@@ -95,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                 results_dir = args.output_dir / split / variant
                 for sequence in sequences:
                     progress.set_postfix_str(f'{variant} {sequence.name}')
-                    tracker = Tracker(model, TrackerSettings(variant=variant))
+                    tracker = Tracker(model, TrackerSettings(variant=variant, tdpa=tdpa))
                     boxes, confidences, times = track_sequence(tracker, sequence, progress)
                     write_results(results_dir, sequence.name, boxes, confidences, times)
                 evaluations.append(evaluate_results_folder(results_dir, sequences, metrics, 0.0))
