@@ -92,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f'synthetic_tracking: unknown split or variant: {", ".join(unknown)}', file=sys.stderr)
         return 2
 
+    missing = [str(args.world / SPLITS[s][0]) for s in splits if not (args.world / SPLITS[s][0]).is_dir()]
+    if missing:
+        print(f'synthetic_tracking: no such split folder: {", ".join(missing)} (make the world with '
+              'scripts/in-env siamrcnn-make-world --root data/synthetic)', file=sys.stderr)
+        return 2
     model = build_model('demo', checkpoint=args.checkpoint, device=args.device)
     document = {'checkpoint': str(args.checkpoint), 'world': str(args.world),
                 'long_term_frames': args.long_term_frames, 'tdpa': dataclasses.asdict(tdpa), 'splits': {}}
