@@ -28,16 +28,8 @@ from siamrcnn_ros.datasets.synthetic_videos import read_synthetic_sequence
 from siamrcnn_ros.evaluation.davis_metrics import evaluate_mask_folder
 from siamrcnn_ros.evaluation.mask_ground_truth import list_mask_sequences
 from siamrcnn_ros.evaluation.mask_results import write_mask_result
+from siamrcnn_ros.evaluation.masks import box_masks
 from siamrcnn_ros.model.default_weights import resolve_box2seg_checkpoint
-
-
-def filled_boxes(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``[N, 4]`` xyxy pixels -> ``[N, H, W]`` bool, True on the pixels whose centres lie in the box."""
-    height, width = size
-    ys, xs = np.arange(height) + 0.5, np.arange(width) + 0.5
-    inside_x = (xs[None] >= boxes[:, 0:1]) & (xs[None] < boxes[:, 2:3])  # [N, W]
-    inside_y = (ys[None] >= boxes[:, 1:2]) & (ys[None] < boxes[:, 3:4])  # [N, H]
-    return inside_y[:, :, None] & inside_x[:, None, :]
 
 
 def main() -> int:
@@ -69,11 +61,11 @@ def main() -> int:
     for sequence in tqdm(sequences, desc='segment', unit='video'):
         video = read_synthetic_sequence(Path(args.root) / args.split / sequence.name)
         indices = [video.object_ids.index(name) for name in sequence.object_ids]
+        visible = np.stack([video.visible(k) for k in indices])  # [O, N] bool
         for frame in range(len(video)):
             image = video.read_frame(frame)
             boxes = video.boxes[indices, frame]  # [O, 4] xyxy, NaN where absent
-            present = np.flatnonzero(np.isfinite(boxes).all(axis=1)
-                                     & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]))
+            present = np.flatnonzero(visible[:, frame])
             ids = [int(k) + 1 for k in present]  # result value k + 1 = the k-th scored object
             started = time.perf_counter()
             probabilities = predictor.predict_probabilities(image, boxes[present])  # [P, H, W] float32
@@ -82,7 +74,7 @@ def main() -> int:
             for threshold in thresholds:
                 labels = combine_masks(probabilities >= threshold, ids)
                 write_mask_result(folders[f'box2seg@{threshold:g}'], sequence.name, frame, labels)
-            filled = filled_boxes(boxes[present], image.shape[:2])
+            filled = box_masks(boxes[present], image.shape[:2])
             write_mask_result(folders['filled_box'], sequence.name, frame, combine_masks(filled, ids))
 
     scores = {name: evaluate_mask_folder(folder, sequences).summary() for name, folder in folders.items()}

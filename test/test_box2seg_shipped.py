@@ -14,7 +14,7 @@ import pytest
 from siamrcnn_ros.box2seg import build_box2seg
 from siamrcnn_ros.box2seg.checkpoints import read_box2seg_checkpoint
 from siamrcnn_ros.datasets.synthetic_videos import read_synthetic_videos
-from siamrcnn_ros.evaluation.masks import region_similarity
+from siamrcnn_ros.evaluation.masks import box_masks, region_similarity
 from siamrcnn_ros.model.default_weights import shipped_box2seg_checkpoint
 from siamrcnn_ros.synthetic import make_world
 from siamrcnn_ros.synthetic.settings import PRESETS
@@ -45,12 +45,10 @@ def test_masks_from_ground_truth_boxes_beat_the_filled_boxes_on_an_unseen_video(
         truth = video.read_mask(frame)  # [H, W] int32, k + 1 = object k
         image = video.read_frame(frame)
         rows = [k for k in range(len(video.object_ids))
-                if np.isfinite(video.boxes[k, frame]).all() and np.count_nonzero(truth == k + 1) >= MIN_PIXELS]
+                if video.visible(k)[frame] and np.count_nonzero(truth == k + 1) >= MIN_PIXELS]
         boxes = video.boxes[rows, frame]  # [R, 4] xyxy pixels
         masks = box2seg.predict(image, boxes)  # [R, H, W] bool
-        ys, xs = np.mgrid[:truth.shape[0], :truth.shape[1]] + 0.5
-        for k, box, mask in zip(rows, boxes, masks, strict=True):
-            inside = (xs >= box[0]) & (xs < box[2]) & (ys >= box[1]) & (ys < box[3])
+        for k, mask, inside in zip(rows, masks, box_masks(boxes, truth.shape), strict=True):
             ours.append(region_similarity(mask, truth == k + 1))
             filled.append(region_similarity(inside, truth == k + 1))
     assert len(ours) >= 20

@@ -10,6 +10,7 @@ from siamrcnn_ros.evaluation.masks import (
     boundary_map,
     boundary_precision_recall,
     boundary_tolerance,
+    box_masks,
     box_similarity,
     contour_accuracy,
     disk,
@@ -142,6 +143,16 @@ def test_box_prediction_against_mask() -> None:
     assert box_similarity(np.array([2.0, 2, 6, 8]), truth) == pytest.approx(16 / 24)
     assert box_similarity(np.full(4, np.nan), np.zeros((3, 3))) == 1.0
     assert box_similarity(np.full(4, np.nan), truth) == 0.0
+
+
+def test_boxes_fill_the_pixels_whose_centres_they_hold() -> None:
+    truth = square(2, 2, 4)
+    np.testing.assert_array_equal(box_masks(mask_box(truth)[None], truth.shape)[0], truth)  # inverse of mask_box
+    masks = box_masks(np.array([[2.4, 2.6, 6.5, 5.5], [20.0, 20.0, 30.0, 30.0]]), (10, 10))  # [2, 10, 10]
+    expected = np.zeros((10, 10), dtype=bool)
+    expected[3:5, 2:6] = True  # column centres 2.5-5.5 lie in [2.4, 6.5), row centres 3.5-4.5 in [2.6, 5.5)
+    np.testing.assert_array_equal(masks[0], expected)
+    assert not masks[1].any()  # outside the image
 
 
 def test_mismatched_shapes_are_refused() -> None:

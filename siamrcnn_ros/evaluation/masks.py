@@ -163,6 +163,24 @@ def mask_box(mask: np.ndarray) -> np.ndarray:
     return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], dtype=np.float64)
 
 
+def box_masks(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Boxes filled as masks (the inverse of ``mask_box`` for whole pixels): the baseline a mask must beat.
+
+    Args:
+        boxes: ``[N, 4]`` float xyxy pixels.
+        size: ``(H, W)`` of the image.
+
+    Returns:
+        ``[N, H, W]`` bool: the pixels whose centres lie in each box.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    height, width = size
+    ys, xs = np.arange(height) + 0.5, np.arange(width) + 0.5
+    inside_x = (xs[None] >= boxes[:, 0:1]) & (xs[None] < boxes[:, 2:3])  # [N, W]
+    inside_y = (ys[None] >= boxes[:, 1:2]) & (ys[None] < boxes[:, 3:4])  # [N, H]
+    return inside_y[:, :, None] & inside_x[:, None, :]
+
+
 def box_iou_xyxy(box1: np.ndarray, box2: np.ndarray) -> float:
     """IoU of two ``[4]`` xyxy boxes; an all-NaN box means "no box": 1 when both are missing, 0
     when one is."""
