@@ -42,11 +42,18 @@ class CheckpointPaths:
     model: Path
     state: Path
 
+    @classmethod
+    def beside(cls, model_file: str | Path) -> CheckpointPaths:
+        """A model file and its state file next to it (``step_0000100.safetensors`` ->
+        ``step_0000100.state.safetensors``)."""
+        model_file = Path(model_file)
+        stem = model_file.name.removesuffix('.safetensors')
+        return cls(model_file, model_file.with_name(f'{stem}.state.safetensors'))
+
 
 def checkpoint_paths(output_dir: str | Path, step: int) -> CheckpointPaths:
     """Where the checkpoint of ``step`` lives under ``output_dir``."""
-    folder = Path(output_dir) / 'checkpoints'
-    return CheckpointPaths(folder / f'step_{step:07d}.safetensors', folder / f'step_{step:07d}.state.safetensors')
+    return CheckpointPaths.beside(Path(output_dir) / 'checkpoints' / f'step_{step:07d}.safetensors')
 
 
 def latest_checkpoint(output_dir: str | Path) -> CheckpointPaths | None:
@@ -74,11 +81,9 @@ def resume_paths(output_dir: str | Path, resume: bool | str | Path) -> Checkpoin
     """
     if resume is True:
         return latest_checkpoint(output_dir)
-    model_file = Path(resume)
-    paths = CheckpointPaths(model_file, model_file.with_name(f'{model_file.name.removesuffix(".safetensors")}'
-                                                             '.state.safetensors'))
+    paths = CheckpointPaths.beside(resume)
     if not paths.state.is_file():
-        raise FileNotFoundError(f'no training state next to {model_file} (expected {paths.state})')
+        raise FileNotFoundError(f'no training state next to {paths.model} (expected {paths.state})')
     return paths
 
 
