@@ -32,6 +32,11 @@ BOX = Box(x_min=250.0, y_min=80.0, x_max=330.0, y_max=200.0)
 STEP_TIMEOUT_S = 90.0  # per phase; the CPU is shared with other test processes
 
 
+def _tracked(track: Track, target_id: int) -> bool:
+    """``track`` reports ``target_id`` with a result (TRACKING or LOST), not IDLE or INITIALIZING."""
+    return track.target_id == target_id and track.state in (Track.STATE_TRACKING, Track.STATE_LOST)
+
+
 class Outputs:
     """What the test process itself sees of ~/tracks and /diagnostics (for sequencing only; the receiver does
     the checking)."""
@@ -52,12 +57,10 @@ class Outputs:
         """A TRACKING or LOST Track of ``target_id`` in the arrays from index ``since`` on. INITIALIZING does not
         count (a click reserves its id before the node looks for a proposal at the pixel, and may then reject
         it), nor does IDLE (target 1's one IDLE Track after its clear may arrive that late)."""
-        return any(t.target_id == target_id and t.state in (Track.STATE_TRACKING, Track.STATE_LOST)
-                   for array in self.arrays[since:] for t in array.tracks)
+        return any(_tracked(t, target_id) for array in self.arrays[since:] for t in array.tracks)
 
     def frames_with(self, target_id: int) -> int:
-        return sum(any(t.target_id == target_id and t.state in (Track.STATE_TRACKING, Track.STATE_LOST)
-                       for t in array.tracks) for array in self.arrays)
+        return sum(any(_tracked(t, target_id) for t in array.tracks) for array in self.arrays)
 
     def ids_now(self) -> set[int]:
         return {t.target_id for t in self.arrays[-1].tracks} if self.arrays else set()
