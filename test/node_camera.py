@@ -51,9 +51,11 @@ def main() -> int:
             stamp_ns = time.time_ns()
             header = Header(stamp=ns_to_stamp(stamp_ns), frame_id=OPTICAL_FRAME)
             rgb = frames[len(stamps) % FRAMES]
+            # Recorded before publishing: a Ctrl-C between the two would otherwise leave a published frame (and
+            # the node's Track for it) whose stamp the test never learns.
+            stamps.append(stamp_ns)
             image_pub.publish(rgb_to_image_msg(rgb, header))
             info_pub.publish(camera_info(header, rgb.shape[0], rgb.shape[1]))
-            stamps.append(stamp_ns)
             next_time = start + len(stamps) * period
             time.sleep(max(0.0, next_time - time.monotonic()))
     except KeyboardInterrupt:

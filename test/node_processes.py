@@ -23,8 +23,18 @@ def start_node(log_dir: Path, *ros_args: str) -> subprocess.Popen:
     """``siamrcnn_node`` with the package's params file, on the CPU, plus ``ros_args``; output to log files."""
     command = [sys.executable, '-m', 'siamrcnn_ros.node.node', '--ros-args', '--params-file', str(CONFIG),
                '-p', 'model.device:=cpu', *ros_args]
-    return subprocess.Popen(command, stdout=(log_dir / 'node.out').open('w'), stderr=(log_dir / 'node.err').open('w'),
-                            env=os.environ.copy(), cwd=REPO_ROOT)
+    process = subprocess.Popen(command, stdout=(log_dir / 'node.out').open('w'),
+                               stderr=(log_dir / 'node.err').open('w'), env=os.environ.copy(), cwd=REPO_ROOT)
+    process.log_dir = log_dir  # for node_log_tail
+    return process
+
+
+def node_log_tail(node_process: subprocess.Popen, lines: int = 30) -> str:
+    """The last ``lines`` lines of a ``start_node`` process's stderr, for failure messages."""
+    path = getattr(node_process, 'log_dir', None)
+    if path is None or not (path / 'node.err').exists():
+        return '(no node log)'
+    return '\n'.join((path / 'node.err').read_text(errors='replace').splitlines()[-lines:])
 
 
 def start_helper(script: str, *args: object) -> subprocess.Popen:
@@ -71,16 +81,26 @@ def call(node: rclpy.node.Node, client: object, request: object, timeout: float)
     return future.result()
 
 
-def wait_active(node: rclpy.node.Node, node_process: subprocess.Popen, timeout: float) -> None:
-    """Waits until the node under test reports the lifecycle state ``active``."""
+def wait_active(node: rclpy.node.Node, node_process: subprocess.Popen, timeout: float,
+                attempt_timeout: float = 10.0) -> None:
+    """Waits until the node under test reports the lifecycle state ``active``.
+
+    Asks ``get_state`` again every ``attempt_timeout`` s: the node answers only once its executor spins (after
+    auto-activation), and a request sent while the DDS endpoints are still matching can go unanswered (seen once in
+    CI with Fast DDS: the service was visible, the answer never came), so one lost request must not decide the test.
+    """
     client = node.create_client(GetState, f'{NODE_NAME}/get_state')
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert node_process.poll() is None, 'the node process ended during start-up'
+        assert node_process.poll() is None, f'the node process ended during start-up:\n{node_log_tail(node_process)}'
         if client.wait_for_service(timeout_sec=1.0):
-            state = call(node, client, GetState.Request(), timeout)
-            if state.current_state.id == State.PRIMARY_STATE_ACTIVE:
+            future = client.call_async(GetState.Request())
+            attempt_deadline = min(deadline, time.monotonic() + attempt_timeout)
+            while not future.done() and time.monotonic() < attempt_deadline:
+                rclpy.spin_once(node, timeout_sec=0.05)
+            if future.done() and future.result().current_state.id == State.PRIMARY_STATE_ACTIVE:
                 node.destroy_client(client)
                 return
         time.sleep(0.2)
-    raise AssertionError(f'the node did not become active within {timeout:.0f} s')
+    raise AssertionError(f'the node did not become active within {timeout:.0f} s; its log ends:\n'
+                         f'{node_log_tail(node_process)}')

@@ -154,7 +154,9 @@ def _set_targets_by_topic_service_and_clicks(node: rclpy.node.Node) -> int:
 def _check_stamps_states_and_boxes(stamps: list[int], tracks: list[dict]) -> None:
     assert tracks, 'the receiver got no Track message'
     published = set(stamps)
-    assert all(t['stamp_ns'] in published for t in tracks), 'a Track carries a stamp no image had'
+    strays = sorted({t['stamp_ns'] for t in tracks} - published)
+    assert not strays, (f'Tracks carry stamps no image had: {strays[:5]} (images {min(published)}..{max(published)}, '
+                        f'{len(published)} stamps)')
     assert all(t['frame_id'] == 'camera_optical' for t in tracks)
     for target_id in {t['target_id'] for t in tracks}:
         own = [t['stamp_ns'] for t in tracks if t['target_id'] == target_id]

@@ -137,6 +137,42 @@ def test_pairs_respect_visibility_gap_and_seed(tmp_path: Path) -> None:
                                                         for s in range(50) for i in range(2)]
 
 
+def _video_of_three(tmp_path: Path) -> AnnotatedVideo:
+    boxes = np.full((3, 12, 4), np.nan)
+    boxes[0] = [10, 10, 30, 30]  # always visible
+    boxes[1, :6] = [40, 10, 60, 30]  # frames 0-5
+    boxes[2, 3:] = [70, 10, 90, 30]  # frames 3-11
+    frames = tuple(tmp_path / f'{t}.png' for t in range(12))
+    return AnnotatedVideo('three', 'synthetic', frames, ('a', 'b', 'c'), boxes, None)
+
+
+def test_companions_are_other_objects_visible_in_both_frames(tmp_path: Path) -> None:
+    video = _video_of_three(tmp_path)
+    single = PairSampler([[video]], [1.0], max_frame_gap=4, seed=2)
+    several = PairSampler([[video]], [1.0], max_frame_gap=4, seed=2, objects_per_pair=3)
+    counts = set()
+    for step in range(60):
+        one, many = single.sample(step, 0), several.sample(step, 0)
+        assert one.companions == ()
+        # The companions are drawn last: the pair itself is the one the paper's sampler draws.
+        assert (many.obj, many.reference, many.target) == (one.obj, one.reference, one.target)
+        assert many.obj not in many.companions
+        assert len(set(many.companions)) == len(many.companions)
+        both = {k for k in range(3) if video.visible(k)[many.reference] and video.visible(k)[many.target]}
+        assert set(many.companions) == both - {many.obj}  # at most 2 others exist: all are taken
+        assert many.objects == (many.obj, *many.companions)
+        np.testing.assert_array_equal(many.reference_boxes, video.boxes[list(many.objects), many.reference])
+        visible_boxes, _ = many.target_boxes()
+        for obj, row in zip(many.objects, many.target_rows(), strict=True):
+            np.testing.assert_array_equal(visible_boxes[row], video.boxes[obj, many.target])
+        counts.add(len(many.companions))
+    assert counts == {1, 2}  # object 0 is always there; objects 1 and 2 overlap in frames 3-5 only
+    with pytest.raises(ValueError, match='objects_per_pair'):
+        PairSampler([[video]], [1.0], max_frame_gap=4, seed=2, objects_per_pair=0)
+    with pytest.raises(ValueError, match='objects_per_pair'):
+        TrainingConfig.from_dict({'pairs': {'objects_per_pair': 0}})
+
+
 def test_one_frame_video_gives_the_same_frame_twice(tmp_path: Path) -> None:
     still = AnnotatedVideo('still', 'coco', (tmp_path / 'a.jpg',), ('1', '2'),
                            np.array([[[1, 2, 30, 40]], [[50, 5, 70, 25]]], dtype=float), None)
@@ -273,6 +309,33 @@ def test_extra_negative_features_enter_the_classification_loss() -> None:
     with pytest.raises(ValueError, match='extra_negative_features'):
         cascade_losses(model.head, **inputs, sampling=sampling, settings=settings,
                        generator=torch.Generator().manual_seed(0), extra_negative_features=torch.randn(5, 32, 5, 5))
+
+
+def test_several_reference_objects_average_their_own_pair_losses(videos: list[AnnotatedVideo]) -> None:
+    """Each reference object is scored as its own pair (its own target box positive, the others negative) and
+    the example's losses are the mean over the objects: the sum of the one-object losses drawn with the same
+    generator in turn, halved."""
+    from siamrcnn_ros.training.actors import head_losses
+    from siamrcnn_ros.training.examples import PairExample, example_rng, make_pair_example
+    config = tiny_config(Path('unused'), pairs={'objects_per_pair': 2})
+    model = _tiny_model()
+    sampler = PairSampler([videos], [1.0], max_frame_gap=5, seed=0, objects_per_pair=2)
+    pair = next(p for p in (sampler.sample(step, 0) for step in range(20)) if p.companions)
+    example = make_pair_example(pair, example_rng(0, 0, 0), config.augment, model.config.transform)
+    assert len(example) == 2
+    assert example.target_rows[0] != example.target_rows[1]
+    with torch.no_grad():
+        total, parts = head_losses(model, example, config, torch.Generator().manual_seed(4))
+        generator = torch.Generator().manual_seed(4)
+        singles = [head_losses(model, PairExample(example.reference_image, example.reference_boxes[[m]],
+                                                  example.target_image, example.visible_boxes,
+                                                  (example.target_rows[m],)), config, generator)
+                   for m in range(2)]
+    assert singles[0][0].item() != pytest.approx(singles[1][0].item())
+    assert total.item() == pytest.approx((singles[0][0].item() + singles[1][0].item()) / 2, rel=1e-5)
+    for key, value in parts.items():
+        assert value.item() == pytest.approx((singles[0][1][key].item() + singles[1][1][key].item()) / 2,
+                                             rel=1e-5, abs=1e-7)
 
 
 # Trainer ----------------------------------------------------------------------------------------------

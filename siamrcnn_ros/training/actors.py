@@ -34,34 +34,44 @@ def head_losses(model: SiamRCNN, example: PairExample, config: TrainingConfig, g
                 extra_negative_features: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
     """The weighted cascade loss of one pair and its parts ``loss_{cls,box}_stage{k}``.
 
+    With several reference objects (``pairs.objects_per_pair``) the backbone and RPN run once per frame and
+    each object gets its own candidate RoIs and cascade losses; total and parts are their means, so the loss
+    keeps the scale of one object.
+
     Args:
         model: the re-detector; only its head needs gradients.
         example: the augmented pair.
         config: RoI sampling and loss settings.
         generator: CPU generator for the RoI jitter and sampling.
-        extra_negative_features: ``[E, C, P, P]`` hard negatives (SPEC §4), or None.
+        extra_negative_features: ``[E, C, P, P]`` hard negatives (SPEC §4) for the pair's first object, or None.
     """
     device = model.device
     transform = model.config.transform
     with torch.no_grad():
         reference = network_input(example.reference_image, transform, device)
         reference_maps = model.backbone(reference.tensor)
-        template = model.roi_pool(reference_maps, [boxes_tensor(example.reference_box[None], device)],
-                                  [reference.resized_size])  # [1, C, P, P]
+        templates = model.roi_pool(reference_maps, [boxes_tensor(example.reference_boxes, device)],
+                                   [reference.resized_size])  # [M, C, P, P]
         target = network_input(example.target_image, transform, device)
         target_maps = model.backbone(target.tensor)
         proposals = propose(model.rpn, target.tensor, target.resized_size, target_maps)  # [P, 4]
-        target_box = boxes_tensor(example.target_box, device)
-        rois = candidate_rois(proposals, target_box, boxes_tensor(example.other_boxes, device).reshape(-1, 4),
-                              target.resized_size, config.roi_sampling, generator)
 
     def pool(boxes: Tensor) -> Tensor:
         return model.roi_pool(target_maps, [boxes.float()], [target.resized_size])
 
-    losses = cascade_losses(model.head, pool, template, rois, target_box, target.resized_size,
-                            sampling=config.roi_sampling, settings=config.loss, generator=generator,
-                            extra_negative_features=extra_negative_features)
-    return weighted_total(losses, config.loss), losses
+    sums: dict[str, Tensor] = {}
+    for index in range(len(example)):
+        _, target_box, other_boxes = example.object(index)
+        target_box = boxes_tensor(target_box, device)
+        rois = candidate_rois(proposals, target_box, boxes_tensor(other_boxes, device).reshape(-1, 4),
+                              target.resized_size, config.roi_sampling, generator)
+        losses = cascade_losses(model.head, pool, templates[index:index + 1], rois, target_box, target.resized_size,
+                                sampling=config.roi_sampling, settings=config.loss, generator=generator,
+                                extra_negative_features=extra_negative_features if index == 0 else None)
+        for key, value in losses.items():
+            sums[key] = sums[key] + value if key in sums else value
+    parts = {key: value / len(example) for key, value in sums.items()}
+    return weighted_total(parts, config.loss), parts
 
 
 def joint_losses(model: SiamRCNN, example: PairExample, config: TrainingConfig,

@@ -23,21 +23,52 @@ from siamrcnn_ros.training.settings import AugmentSettings
 
 @dataclass(frozen=True)
 class PairExample:
-    """One augmented training pair.
+    """One augmented training pair, for one or several reference objects (``Pair.objects``).
 
     Attributes:
         reference_image: ``[H_r, W_r, 3]`` uint8 RGB.
-        reference_box: ``[4]`` float64 xyxy pixels of the object in ``reference_image``.
+        reference_boxes: ``[M, 4]`` float64 xyxy pixels of the reference objects in ``reference_image``
+            (the pair's object first).
         target_image: ``[H_t, W_t, 3]`` uint8 RGB.
-        target_box: ``[4]`` float64 xyxy pixels of the object in ``target_image``.
-        other_boxes: ``[K, 4]`` float64 xyxy pixels of the other visible objects in ``target_image``.
+        visible_boxes: ``[K, 4]`` float64 xyxy pixels of every visible object in ``target_image``.
+        target_rows: ``M`` rows of ``visible_boxes``: where each reference object is in the target frame.
     """
 
     reference_image: np.ndarray
-    reference_box: np.ndarray
+    reference_boxes: np.ndarray
     target_image: np.ndarray
-    target_box: np.ndarray
-    other_boxes: np.ndarray
+    visible_boxes: np.ndarray
+    target_rows: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if self.reference_boxes.shape != (len(self.target_rows), 4):
+            raise ValueError(f'reference_boxes must be [{len(self.target_rows)}, 4] (one per target row), '
+                             f'got {self.reference_boxes.shape}')
+
+    def __len__(self) -> int:
+        """``M``, the number of reference objects."""
+        return len(self.target_rows)
+
+    def object(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Reference object ``index``: its ``[4]`` reference box, its ``[4]`` target box and the ``[K - 1, 4]``
+        boxes of the other visible objects of the target frame (its distractors), xyxy pixels."""
+        row = self.target_rows[index]
+        return self.reference_boxes[index], self.visible_boxes[row], np.delete(self.visible_boxes, row, axis=0)
+
+    @property
+    def reference_box(self) -> np.ndarray:
+        """``[4]`` the pair's object in the reference frame."""
+        return self.object(0)[0]
+
+    @property
+    def target_box(self) -> np.ndarray:
+        """``[4]`` the pair's object in the target frame."""
+        return self.object(0)[1]
+
+    @property
+    def other_boxes(self) -> np.ndarray:
+        """``[K - 1, 4]`` the other visible objects of the target frame."""
+        return self.object(0)[2]
 
 
 @dataclass(frozen=True)
@@ -69,14 +100,13 @@ def make_pair_example(pair: Pair, rng: np.random.Generator, augment: AugmentSett
     """Read a pair's two frames and augment each independently (SPEC §4)."""
     reference_image = pair.video.read_frame(pair.reference)
     target_image = reference_image if pair.target == pair.reference else pair.video.read_frame(pair.target)
-    reference_boxes = pair.reference_box[None]  # [1, 4]
-    target_boxes, row = pair.target_boxes()
+    reference_boxes = pair.reference_boxes  # [M, 4]
+    target_boxes, _ = pair.target_boxes()  # [K, 4]
     draw = draw_augmentation(rng, augment, transform, reference_image.shape[:2])
     reference_image, reference_boxes = apply_augmentation(reference_image, reference_boxes, draw)
     draw = draw_augmentation(rng, augment, transform, target_image.shape[:2])
     target_image, target_boxes = apply_augmentation(target_image, target_boxes, draw)
-    others = np.delete(target_boxes, row, axis=0)  # [K - 1, 4]
-    return PairExample(reference_image, reference_boxes[0], target_image, target_boxes[row], others)
+    return PairExample(reference_image, reference_boxes, target_image, target_boxes, pair.target_rows())
 
 
 def make_detection_example(pair: Pair, rng: np.random.Generator, augment: AugmentSettings,

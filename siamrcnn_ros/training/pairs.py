@@ -29,17 +29,30 @@ class Pair:
         obj: index of the target object in ``video.object_ids``.
         reference: frame index of the reference (template) frame.
         target: frame index of the target (search) frame; equals ``reference`` for one-frame videos.
+        companions: indices of further objects visible in both frames that also serve as references
+            against the same target frame (``PairSettings.objects_per_pair``); empty by default.
     """
 
     video: Any
     obj: int
     reference: int
     target: int
+    companions: tuple[int, ...] = ()
+
+    @property
+    def objects(self) -> tuple[int, ...]:
+        """The reference objects: ``obj`` first, then the companions."""
+        return (self.obj, *self.companions)
 
     @property
     def reference_box(self) -> np.ndarray:
         """``[4]`` float64 xyxy pixels of the object in the reference frame."""
         return np.asarray(self.video.boxes[self.obj, self.reference], dtype=np.float64)
+
+    @property
+    def reference_boxes(self) -> np.ndarray:
+        """``[M, 4]`` float64 xyxy pixels of ``objects`` in the reference frame."""
+        return np.asarray(self.video.boxes[list(self.objects), self.reference], dtype=np.float64).reshape(-1, 4)
 
     def target_boxes(self) -> tuple[np.ndarray, int]:
         """All visible objects' boxes in the target frame and the row of the target object.
@@ -53,6 +66,14 @@ class Pair:
         if not visible[self.obj]:
             raise ValueError(f'object {self.obj} is not visible in frame {self.target} of {self.video.name!r}')
         return boxes[visible], int(np.count_nonzero(visible[:self.obj]))
+
+    def target_rows(self) -> tuple[int, ...]:
+        """The row of each of ``objects`` among ``target_boxes()``'s boxes (all must be visible there)."""
+        visible = _visible_boxes(np.asarray(self.video.boxes[:, self.target], dtype=np.float64))  # [O]
+        missing = [obj for obj in self.objects if not visible[obj]]
+        if missing:
+            raise ValueError(f'objects {missing} are not visible in frame {self.target} of {self.video.name!r}')
+        return tuple(int(np.count_nonzero(visible[:obj])) for obj in self.objects)
 
 
 class PairSampler:
@@ -68,13 +89,15 @@ class PairSampler:
         weights: relative probability of each dataset (positive), same length as ``datasets``.
         max_frame_gap: the largest ``|target - reference|``.
         seed: with ``(step, index)`` decides every draw.
+        objects_per_pair: the drawn object plus up to this many minus one companions, drawn uniformly among the
+            other objects visible in both frames (drawn after everything else, so 1 gives the same pairs).
 
     Raises:
         ValueError: no dataset, a dataset without any visible object, bad weights or gap.
     """
 
     def __init__(self, datasets: Sequence[Sequence[Any]], weights: Sequence[float], *, max_frame_gap: int,
-                 seed: int) -> None:
+                 seed: int, objects_per_pair: int = 1) -> None:
         if not datasets:
             raise ValueError('need at least one dataset of videos, got none')
         if len(weights) != len(datasets):
@@ -83,7 +106,10 @@ class PairSampler:
             raise ValueError(f'dataset weights must be > 0, got {list(weights)}')
         if max_frame_gap < 0:
             raise ValueError(f'max_frame_gap must be >= 0, got {max_frame_gap}')
+        if objects_per_pair < 1:
+            raise ValueError(f'objects_per_pair must be >= 1, got {objects_per_pair}')
         self.max_frame_gap = int(max_frame_gap)
+        self.objects_per_pair = int(objects_per_pair)
         self.seed = int(seed)
         # Per dataset: (video, [(object index, visible frame indices)]) for the videos with anything visible.
         self._entries: list[list[tuple[Any, list[tuple[int, np.ndarray]]]]] = []
@@ -110,7 +136,14 @@ class PairSampler:
         reference = int(frames[rng.integers(len(frames))])
         near = frames[(np.abs(frames - reference) <= self.max_frame_gap) & (frames != reference)]
         target = int(near[rng.integers(len(near))]) if len(near) else reference
-        return Pair(video=video, obj=obj, reference=reference, target=target)
+        companions: tuple[int, ...] = ()
+        if self.objects_per_pair > 1:
+            both = _visible_boxes(np.asarray(video.boxes[:, [reference, target]], dtype=np.float64)).all(axis=1)
+            both[obj] = False
+            candidates = np.flatnonzero(both)
+            chosen = rng.permutation(len(candidates))[:self.objects_per_pair - 1]
+            companions = tuple(int(candidates[i]) for i in chosen)
+        return Pair(video=video, obj=obj, reference=reference, target=target, companions=companions)
 
     def batch(self, step: int, size: int) -> list[Pair]:
         """The ``size`` pairs of training step ``step``."""

@@ -133,13 +133,23 @@ class PairSettings:
 
     Attributes:
         max_frame_gap: the target frame is at most this many frames before or after the reference.
+        objects_per_pair: (head phase) how many objects of the two frames serve as references against the same target
+            frame: the drawn object plus up to ``objects_per_pair - 1`` others visible in both frames (drawn
+            at random). Each is a pair of its own for the losses (the others' boxes are its negatives), so the
+            same RoIs are positive for one reference and negative for the next, and the head cannot lower its
+            loss without comparing the RoI with the reference. The backbone and RPN run once per frame for all
+            of them; only the head's cost grows. 1 (default) is the paper's one object per pair.
     """
 
     max_frame_gap: int = 100
+    objects_per_pair: int = 1
 
     def __post_init__(self) -> None:
         if self.max_frame_gap < 0:
             raise ValueError(f'pairs.max_frame_gap must be >= 0, got {self.max_frame_gap}')
+        if isinstance(self.objects_per_pair, bool) or not isinstance(self.objects_per_pair, int) \
+                or self.objects_per_pair < 1:
+            raise ValueError(f'pairs.objects_per_pair must be an int >= 1, got {self.objects_per_pair!r}')
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,8 @@ class Trainer:
             weights = [spec.weight for spec in config.datasets]
         else:
             weights = [1.0] * len(datasets)
-        self.sampler = PairSampler(datasets, weights, max_frame_gap=config.pairs.max_frame_gap, seed=config.seed)
+        self.sampler = PairSampler(datasets, weights, max_frame_gap=config.pairs.max_frame_gap, seed=config.seed,
+                                   objects_per_pair=config.pairs.objects_per_pair)
         # The model's random initialisation (the head, and everything in the detector phase) follows the seed.
         torch.manual_seed(config.seed)
         self.model: SiamRCNN = build_model(self.model_config, checkpoint=config.model.init_checkpoint,
