@@ -10,7 +10,10 @@ role (target, look-alike, other):
 * ranking accuracy: in how many (frame, other object) pairs the target's box scores above the other
   object's box, for look-alikes and for the others; 0.5 is chance;
 * the same ranking by the plain cosine similarity of the frozen RoI features, the floor the trained
-  head should beat.
+  head should beat;
+* "start location": the target's first-frame box in a later frame where the target has left it (IoU
+  < 0.3 with every object): background with the template's context, the box a tracker keeps adding to
+  the RoIs when it stays behind.
 
     OMP_NUM_THREADS=1 scripts/in-env python benchmarks/head_discrimination.py --checkpoint checkpoints/demo.safetensors
 """
@@ -24,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.nn import functional as F  # noqa: N812
+from torchvision.ops import box_iou
 from tqdm import tqdm
 
 from siamrcnn_ros.datasets.synthetic_videos import read_synthetic_videos
@@ -51,8 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     model = build_model('demo', **({} if args.checkpoint is None else {'checkpoint': args.checkpoint}), device='cpu')
     videos = read_synthetic_videos(args.world, args.split)
-    scores: dict[str, list[float]] = {'template itself': [], 'target': [], 'lookalike': [], 'other': []}
-    wins = {'head': {'lookalike': [], 'other': []}, 'cosine': {'lookalike': [], 'other': []}}
+    scores: dict[str, list[float]] = {'template itself': [], 'target': [], 'lookalike': [], 'other': [],
+                                      'start location': []}
+    wins = {by: {'lookalike': [], 'other': [], 'start location': []} for by in ('head', 'cosine')}
     with torch.inference_mode():
         for video in tqdm(videos, unit='video'):
             roles = object_roles(video.frames[0].parent)
@@ -65,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 frame = model.extract(video.read_frame(t))
                 boxes = torch.as_tensor(video.boxes[visible, t], dtype=torch.float32)  # [V, 4] xyxy pixels
+                start = torch.as_tensor(video.boxes[0, 0], dtype=torch.float32)[None]  # [1, 4]
+                left = t > 0 and float(box_iou(start, boxes).max()) < 0.3
+                if left:  # the last row: the target's first-frame box, now on background
+                    boxes = torch.cat([boxes, start])
                 features = model.roi_pool(frame.feature_maps, [to_resized(boxes, frame.image_size,
                                                                           frame.resized_size)], [frame.resized_size])
                 if t == 0:
@@ -74,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
                 probability = model.head.target_probability(template, features)  # [V]
                 cosine = F.cosine_similarity(features.flatten(1), template.flatten(1))  # [V]
                 target = list(visible).index(0)
-                for k, obj in enumerate(visible):
-                    role = roles[obj]
+                for k in range(len(boxes)):
+                    role = roles[visible[k]] if k < len(visible) else 'start location'
                     scores[role].append(float(probability[k]))
                     if role != 'target':
                         wins['head'][role].append(bool(probability[target] > probability[k]))

@@ -17,13 +17,13 @@ P = 7  # pooler size
 IMAGE_SIZE = (100, 120)  # (height, width)
 
 
-def tiny_config(head_type: str) -> HeadConfig:
-    return HeadConfig(head_type=head_type, representation_size=16, conv_dim=32)
+def tiny_config(head_type: str, fusion: str = 'concat') -> HeadConfig:
+    return HeadConfig(head_type=head_type, representation_size=16, conv_dim=32, fusion=fusion)
 
 
-def tiny_head(head_type: str, seed: int = 0) -> CascadeRedetectionHead:
+def tiny_head(head_type: str, seed: int = 0, fusion: str = 'concat') -> CascadeRedetectionHead:
     torch.manual_seed(seed)
-    return CascadeRedetectionHead(tiny_config(head_type), in_channels=C).eval()
+    return CascadeRedetectionHead(tiny_config(head_type, fusion), in_channels=C).eval()
 
 
 def feature_pool(seed: int = 1):
@@ -78,9 +78,10 @@ def test_run_cascade_shapes(head_type: str, n: int) -> None:
     assert bool((out.final_boxes[:, 0::2] <= width).all() and (out.final_boxes[:, 1::2] <= height).all())
 
 
+@pytest.mark.parametrize('fusion', ['concat', 'concat_product'])
 @pytest.mark.parametrize('head_type', ['4conv1fc_gn', '2fc'])
-def test_reference_broadcast_equals_repeated_reference(head_type: str) -> None:
-    head = tiny_head(head_type)
+def test_reference_broadcast_equals_repeated_reference(head_type: str, fusion: str) -> None:
+    head = tiny_head(head_type, fusion=fusion)
     reference, roi = random_feats(1, 2), random_feats(4, 3)
     with torch.no_grad():
         broadcast = head.stages[1](reference, roi)
@@ -90,6 +91,25 @@ def test_reference_broadcast_equals_repeated_reference(head_type: str) -> None:
                                    head.target_probability(reference.repeat(4, 1, 1, 1), roi), rtol=0, atol=1e-6)
     torch.testing.assert_close(broadcast[0], repeated[0], rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(broadcast[1], repeated[1], rtol=1e-5, atol=1e-6)
+
+
+def test_product_fusion_is_conv_reduce_over_reference_roi_and_their_product() -> None:
+    stage = tiny_head('2fc', fusion='concat_product').stages[0]
+    assert stage.conv_reduce.in_channels == 3 * C
+    reference, roi = random_feats(3, 2), random_feats(3, 3)
+    with torch.no_grad():
+        logits, _ = stage(reference, roi)
+        by_hand = stage.box_head(torch.relu(stage.conv_reduce(torch.cat([reference, roi, reference * roi], dim=1))))
+        torch.testing.assert_close(logits, stage.cls_score(by_hand))
+        # The product makes the score depend on how reference and RoI agree position by position: swapping the
+        # RoIs' product term for another pairing's changes the output.
+        other = stage.box_head(torch.relu(stage.conv_reduce(torch.cat([reference, roi, reference * roi.flip(0)],
+                                                                      dim=1))))
+        assert not torch.allclose(stage.cls_score(other), logits)
+    with pytest.raises(ValueError, match='fusion'):
+        HeadConfig(fusion='sum')
+    with pytest.raises(ValueError, match='fusion'):
+        RedetectionStage(C, head_type='2fc', representation_size=16, conv_dim=32, pooler_size=P, fusion='sum')
 
 
 def test_stage_rejects_mismatched_shapes() -> None:

@@ -17,7 +17,7 @@ from siamrcnn_ros.model.checkpoints import read_checkpoint
 from siamrcnn_ros.model.config import TransformConfig
 from siamrcnn_ros.model.siamrcnn import SiamRCNN
 from siamrcnn_ros.training.augment import Augmentation, apply_augmentation, draw_augmentation, flip_boxes
-from siamrcnn_ros.training.losses import cascade_losses, sample_rois
+from siamrcnn_ros.training.losses import candidate_rois, cascade_losses, sample_rois
 from siamrcnn_ros.training.pairs import PairSampler
 from siamrcnn_ros.training.schedule import lr_factor
 from siamrcnn_ros.training.settings import (
@@ -338,6 +338,41 @@ def test_several_reference_objects_average_their_own_pair_losses(videos: list[An
                                              rel=1e-5, abs=1e-7)
 
 
+def test_trajectory_boxes_are_the_objects_own_boxes_moved_with_the_target_frame(videos: list[AnnotatedVideo]) -> None:
+    from siamrcnn_ros.training.examples import example_rng, make_pair_example
+    transform = _tiny_model().config.transform
+    sampler = PairSampler([videos], [1.0], max_frame_gap=5, seed=0, objects_per_pair=2)
+    pair = next(p for p in (sampler.sample(step, 0) for step in range(20)) if p.companions)
+    still = AugmentSettings(flip_prob=0.0, scale_range=(1.0, 1.0))  # 96 x 128 frames stay as they are
+    plain = make_pair_example(pair, example_rng(0, 1, 0), still, transform)
+    example = make_pair_example(pair, example_rng(0, 1, 0), still, transform, trajectory_boxes=3)
+    assert plain.trajectory_boxes.shape == (2, 0, 4)
+    assert example.trajectory_boxes.shape == (2, 3, 4)
+    # Drawn after everything else: the images and boxes are those of the example without them.
+    np.testing.assert_array_equal(example.target_image, plain.target_image)
+    np.testing.assert_array_equal(example.visible_boxes, plain.visible_boxes)
+    for obj, boxes in zip(pair.objects, example.trajectory_boxes, strict=True):
+        for box in boxes:  # each is the object's box in one of its frames
+            assert np.isclose(pair.video.boxes[obj], box).all(axis=1).any(), box
+    flipped = make_pair_example(pair, example_rng(0, 1, 0), AugmentSettings(flip_prob=1.0, scale_range=(1.0, 1.0)),
+                                transform, trajectory_boxes=3)
+    width = flipped.target_image.shape[1]
+    np.testing.assert_allclose(flipped.trajectory_boxes[..., [2, 1, 0, 3]] * [-1, 1, -1, 1] + [width, 0, width, 0],
+                               example.trajectory_boxes)
+
+
+def test_candidate_rois_take_the_extra_boxes() -> None:
+    target, others = torch.tensor([10.0, 10.0, 40.0, 40.0]), torch.tensor([[50.0, 50.0, 80.0, 90.0]])
+    extra = torch.tensor([[60.0, 10.0, 90.0, 40.0], [5.0, 50.0, 35.0, 80.0]])
+    settings = RoISamplingSettings(gt_jitter_count=2)
+    rois = candidate_rois(torch.zeros((0, 4)), target, others, (96, 128), settings, torch.Generator().manual_seed(0),
+                          extra_boxes=extra)
+    assert rois.shape == (2 * 3 + 2, 4)
+    torch.testing.assert_close(rois[-2:], extra)
+    with pytest.raises(ValueError, match='trajectory_boxes'):
+        RoISamplingSettings(trajectory_boxes=-1)
+
+
 # Trainer ----------------------------------------------------------------------------------------------
 
 
@@ -403,6 +438,29 @@ def test_joint_phase_trains_everything_with_both_losses(videos: list[AnnotatedVi
     for prefix in ('backbone.body.', 'backbone.fpn.', 'rpn.head.', 'head.stages.0.', 'head.stages.2.'):
         assert any(key.startswith(prefix) for key in changed), prefix
     assert read_checkpoint(result.checkpoint).metadata['phase'] == 'joint'
+
+
+def test_head_phase_takes_the_detector_of_a_checkpoint_with_another_head(videos: list[AnnotatedVideo],
+                                                                       tmp_path: Path) -> None:
+    from siamrcnn_ros.model.checkpoints import CheckpointError, save_checkpoint
+    detector = Trainer(tiny_config(tmp_path / 'detector', phase='detector', steps=2), datasets=[videos])
+    detector.run(progress=False)
+    path = tmp_path / 'detector.safetensors'
+    save_checkpoint(path, detector.model, detector.model_config)
+    model = {**TINY_MODEL, 'init_checkpoint': str(path),
+             'overrides': {**TINY_MODEL['overrides'], 'head.fusion': 'concat_product'}}
+    head = Trainer(tiny_config(tmp_path / 'head', model=model), datasets=[videos])
+    trained = detector.model.state_dict()
+    for key, value in head.model.state_dict().items():
+        if not key.startswith('head.'):
+            assert torch.equal(value, trained[key]), key
+    # The head is the new design's, not the checkpoint's (whose conv_reduce takes 2C channels).
+    assert head.model.head.stages[0].conv_reduce.weight.shape == (32, 3 * 32, 1, 1)
+    assert trained['head.stages.0.conv_reduce.weight'].shape == (32, 2 * 32, 1, 1)
+    # Anything but the head must match.
+    other = {**model, 'overrides': {**model['overrides'], 'rpn.post_nms_top_n': 20}}
+    with pytest.raises(CheckpointError, match=r'rpn\.post_nms_top_n'):
+        Trainer(tiny_config(tmp_path / 'other', model=other), datasets=[videos])
 
 
 def test_trainer_checks_stage_count(videos: list[AnnotatedVideo], tmp_path: Path) -> None:

@@ -200,6 +200,31 @@ def load_checkpoint_into(module: nn.Module, path: str | os.PathLike[str],
     return checkpoint.config
 
 
+def load_detector_into(module: nn.Module, path: str | os.PathLike[str], expected_config: ModelConfig) -> None:
+    """Load everything but the head (backbone, FPN, RPN) from a checkpoint whose config may differ from
+    ``expected_config`` in the ``head`` section only; the head keeps its own (random) weights.
+
+    For a head phase started from a detector checkpoint with another head design (the head is what that
+    phase trains; the detector phase never trained it).
+
+    Raises:
+        CheckpointError: as ``read_checkpoint``; the configs differ outside ``head`` (and ``name``); or the
+            non-head tensors do not fit.
+    """
+    checkpoint = read_checkpoint(path)
+    fields = [f for f in expected_config.differences(checkpoint.config) if f != 'name' and not f.startswith('head.')]
+    if fields:
+        raise CheckpointError(f'checkpoint {path}: its detector differs from the model\'s config in '
+                              f'{", ".join(fields)}')
+    own = {k: v for k, v in module.state_dict().items() if not k.startswith('head.')}
+    found = {k: v for k, v in checkpoint.state_dict.items() if not k.startswith('head.')}
+    problems = _state_dict_problems(own, found)
+    if problems:
+        raise CheckpointError(f'checkpoint {path}: does not fit the {type(module).__name__} module: '
+                              f'{"; ".join(problems)}')
+    module.load_state_dict(found, strict=False)
+
+
 def _parse_version(path: Path, text: str | None) -> int:
     try:
         version = int(text)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from typing import Any
 
 BACKBONES = ('resnet18', 'resnet34', 'resnet50', 'resnet101', 'mobilenet_v3_large')
 HEAD_TYPES = ('4conv1fc_gn', '2fc')
+FUSIONS = ('concat', 'concat_product')
 FPN_STRIDES = (4, 8, 16, 32)
 
 
@@ -107,6 +108,10 @@ class HeadConfig:
         detections_per_img: detections kept after NMS.
         score_thresh: detections scoring below this are dropped.
         max_extra_boxes: caller-supplied boxes (last boxes of active tracklets) added to the RoIs.
+        fusion: how a stage joins the reference and the RoI features before ``conv_reduce``: ``'concat'``
+            (the paper: ``[t, r]``, 2C channels) or ``'concat_product'`` (ours: ``[t, r, t * r]``, 3C
+            channels; the element-wise product hands the head a correlation it would otherwise have to learn,
+            which a head trained briefly on features learnt from scratch does not).
     """
 
     head_type: str = '4conv1fc_gn'
@@ -121,10 +126,13 @@ class HeadConfig:
     detections_per_img: int = 100
     score_thresh: float = 0.005
     max_extra_boxes: int = 100
+    fusion: str = 'concat'
 
     def __post_init__(self) -> None:
         if self.head_type not in HEAD_TYPES:
             raise ValueError(f'head_type must be one of {HEAD_TYPES}, got {self.head_type!r}')
+        if self.fusion not in FUSIONS:
+            raise ValueError(f'fusion must be one of {FUSIONS}, got {self.fusion!r}')
         if len(self.stage_iou_thresholds) != len(self.bbox_reg_weights) or not self.stage_iou_thresholds:
             raise ValueError('stage_iou_thresholds and bbox_reg_weights need one entry per cascade stage, got '
                              f'{len(self.stage_iou_thresholds)} and {len(self.bbox_reg_weights)}')

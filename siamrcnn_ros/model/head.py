@@ -25,7 +25,7 @@ from torchvision.models.detection._utils import BoxCoder
 from torchvision.models.detection.faster_rcnn import FastRCNNConvFCHead, TwoMLPHead
 from torchvision.ops import boxes as box_ops
 
-from siamrcnn_ros.model.config import HEAD_TYPES, HeadConfig
+from siamrcnn_ros.model.config import FUSIONS, HEAD_TYPES, HeadConfig
 
 # GroupNorm with 32 groups, as the reference "4conv1fc_gn" head (Wu & He's default group count).
 _GN_GROUPS = 32
@@ -42,19 +42,25 @@ class RedetectionStage(nn.Module):
         representation_size: width of the last fully connected layer.
         conv_dim: channels of the 3x3 convs of ``4conv1fc_gn`` (a multiple of 32); unused by ``2fc``.
         pooler_size: ``P``, the RoIAlign output size the features come in.
+        fusion: ``'concat'`` (the paper: conv_reduce sees ``[t, r]``) or ``'concat_product'`` (``[t, r, t * r]``).
     """
 
     def __init__(self, in_channels: int, *, head_type: str, representation_size: int, conv_dim: int,
-                 pooler_size: int) -> None:
+                 pooler_size: int, fusion: str = 'concat') -> None:
         super().__init__()
         if head_type not in HEAD_TYPES:
             raise ValueError(f'head_type must be one of {HEAD_TYPES}, got {head_type!r}')
+        if fusion not in FUSIONS:
+            raise ValueError(f'fusion must be one of {FUSIONS}, got {fusion!r}')
+        self.fusion = fusion
         if head_type == '4conv1fc_gn' and conv_dim % _GN_GROUPS:
             raise ValueError(f'conv_dim must be a multiple of {_GN_GROUPS} for GroupNorm, got {conv_dim}')
         self.in_channels = in_channels
         self.pooler_size = pooler_size
-        # SPEC §2 step 3: concat(reference, roi) along channels, then back to C channels.
-        self.conv_reduce = nn.Conv2d(2 * in_channels, in_channels, kernel_size=1)
+        # SPEC §2 step 3: concat(reference, roi) along channels (and their product with concat_product), then
+        # back to C channels.
+        parts = 3 if fusion == 'concat_product' else 2
+        self.conv_reduce = nn.Conv2d(parts * in_channels, in_channels, kernel_size=1)
         nn.init.kaiming_normal_(self.conv_reduce.weight, mode='fan_out', nonlinearity='relu')
         nn.init.zeros_(self.conv_reduce.bias)
         self.box_head: nn.Module
@@ -96,10 +102,13 @@ class RedetectionStage(nn.Module):
             # cost of conv_reduce, the largest part of the head on the CPU).
             weight, bias = self.conv_reduce.weight, self.conv_reduce.bias
             channels = self.in_channels
-            x = F.conv2d(roi, weight[:, channels:], None) + F.conv2d(reference, weight[:, :channels], bias)
+            x = F.conv2d(roi, weight[:, channels:2 * channels], None) + F.conv2d(reference, weight[:, :channels], bias)
+            if self.fusion == 'concat_product':
+                x = x + F.conv2d(reference * roi, weight[:, 2 * channels:], None)
         else:
             reference = reference.expand(len(roi), -1, -1, -1)  # [N, C, P, P], a view when broadcasting
-            x = self.conv_reduce(torch.cat([reference, roi], dim=1))  # [N, 2C, P, P] -> [N, C, P, P]
+            joined = [reference, roi, reference * roi] if self.fusion == 'concat_product' else [reference, roi]
+            x = self.conv_reduce(torch.cat(joined, dim=1))  # [N, 2C or 3C, P, P] -> [N, C, P, P]
         # A ReLU after conv_reduce: without it conv_reduce and the box head's first layer (fc6 of 2fc, the
         # first conv of 4conv1fc) compose into one linear map of concat(t, r), and the template and the RoI
         # meet only in fc6's 128-1024 units; with it each of the C x P x P positions compares them.
@@ -142,7 +151,7 @@ class CascadeRedetectionHead(nn.Module):
         self.config = config
         self.stages = nn.ModuleList(
             RedetectionStage(in_channels, head_type=config.head_type, representation_size=config.representation_size,
-                             conv_dim=config.conv_dim, pooler_size=config.pooler_size)
+                             conv_dim=config.conv_dim, pooler_size=config.pooler_size, fusion=config.fusion)
             for _ in range(config.num_stages))
         self.box_coders = [BoxCoder(weights) for weights in config.bbox_reg_weights]
 

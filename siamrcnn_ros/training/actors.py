@@ -50,33 +50,18 @@ def head_losses(model: SiamRCNN, example: PairExample, config: TrainingConfig, g
     with torch.no_grad():
         reference = network_input(example.reference_image, transform, device)
         reference_maps = model.backbone(reference.tensor)
-        templates = model.roi_pool(reference_maps, [boxes_tensor(example.reference_boxes, device)],
-                                   [reference.resized_size])  # [M, C, P, P]
         target = network_input(example.target_image, transform, device)
         target_maps = model.backbone(target.tensor)
         proposals = propose(model.rpn, target.tensor, target.resized_size, target_maps)  # [P, 4]
-
-    def pool(boxes: Tensor) -> Tensor:
-        return model.roi_pool(target_maps, [boxes.float()], [target.resized_size])
-
-    sums: dict[str, Tensor] = {}
-    for index in range(len(example)):
-        _, target_box, other_boxes = example.object(index)
-        target_box = boxes_tensor(target_box, device)
-        rois = candidate_rois(proposals, target_box, boxes_tensor(other_boxes, device).reshape(-1, 4),
-                              target.resized_size, config.roi_sampling, generator)
-        losses = cascade_losses(model.head, pool, templates[index:index + 1], rois, target_box, target.resized_size,
-                                sampling=config.roi_sampling, settings=config.loss, generator=generator,
-                                extra_negative_features=extra_negative_features if index == 0 else None)
-        for key, value in losses.items():
-            sums[key] = sums[key] + value if key in sums else value
-    parts = {key: value / len(example) for key, value in sums.items()}
+    parts = _objects_cascade_losses(model, example, config, generator, reference_maps, reference.resized_size,
+                                    target_maps, target.resized_size, proposals, extra_negative_features)
     return weighted_total(parts, config.loss), parts
 
 
 def joint_losses(model: SiamRCNN, example: PairExample, config: TrainingConfig,
                  generator: torch.Generator) -> tuple[Tensor, dict[str, Tensor]]:
-    """The cascade losses of one pair plus the RPN losses of its target frame, backbone included.
+    """The cascade losses of one pair (all its reference objects, as ``head_losses``) plus the RPN losses of
+    its target frame, backbone included.
 
     Returns:
         ``(weighted cascade total + loss_objectness + loss_rpn_box_reg, parts)``.
@@ -84,25 +69,53 @@ def joint_losses(model: SiamRCNN, example: PairExample, config: TrainingConfig,
     device = model.device
     transform = model.config.transform
     reference = network_input(example.reference_image, transform, device)
-    template = model.roi_pool(model.backbone(reference.tensor),
-                              [boxes_tensor(example.reference_box[None], device)], [reference.resized_size])
+    reference_maps = model.backbone(reference.tensor)
     target = network_input(example.target_image, transform, device)
     target_maps = model.backbone(target.tensor)
-    target_box = boxes_tensor(example.target_box, device)
-    other_boxes = boxes_tensor(example.other_boxes, device).reshape(-1, 4)
     rpn_total, rpn_parts = _rpn_losses(model, target.tensor, target.resized_size, target_maps,
-                                       torch.cat([target_box[None], other_boxes]))
+                                       boxes_tensor(example.visible_boxes, device).reshape(-1, 4))
     with torch.no_grad():
         detached = OrderedDict((name, value.detach()) for name, value in target_maps.items())
         proposals = propose(model.rpn, target.tensor, target.resized_size, detached)  # [P, 4]
-        rois = candidate_rois(proposals, target_box, other_boxes, target.resized_size, config.roi_sampling, generator)
+    parts = _objects_cascade_losses(model, example, config, generator, reference_maps, reference.resized_size,
+                                    target_maps, target.resized_size, proposals, None)
+    return weighted_total(parts, config.loss) + rpn_total, {**parts, **rpn_parts}
+
+
+def _objects_cascade_losses(model: SiamRCNN, example: PairExample, config: TrainingConfig,
+                            generator: torch.Generator, reference_maps: OrderedDict[str, Tensor],
+                            reference_size: tuple[int, int], target_maps: OrderedDict[str, Tensor],
+                            target_size: tuple[int, int], proposals: Tensor,
+                            extra_negative_features: Tensor | None) -> dict[str, Tensor]:
+    """Mean over the example's reference objects of ``cascade_losses``, each object against its own target box
+    (the other visible objects are its distractors); hard negatives go to the first object only.
+
+    Args:
+        reference_maps / target_maps: the FPN maps of the two frames (with or without gradient).
+        reference_size / target_size: ``(h, w)`` of the resized frames, pixels.
+        proposals: ``[P, 4]`` float xyxy RPN proposals of the target frame, no gradient.
+    """
+    device = model.device
+    templates = model.roi_pool(reference_maps, [boxes_tensor(example.reference_boxes, device)],
+                               [reference_size])  # [M, C, P, P]
 
     def pool(boxes: Tensor) -> Tensor:
-        return model.roi_pool(target_maps, [boxes.float()], [target.resized_size])
+        return model.roi_pool(target_maps, [boxes.float()], [target_size])
 
-    losses = cascade_losses(model.head, pool, template, rois, target_box, target.resized_size,
-                            sampling=config.roi_sampling, settings=config.loss, generator=generator)
-    return weighted_total(losses, config.loss) + rpn_total, {**losses, **rpn_parts}
+    sums: dict[str, Tensor] = {}
+    for index in range(len(example)):
+        _, target_box, other_boxes = example.object(index)
+        target_box = boxes_tensor(target_box, device)
+        with torch.no_grad():
+            rois = candidate_rois(proposals, target_box, boxes_tensor(other_boxes, device).reshape(-1, 4),
+                                  target_size, config.roi_sampling, generator,
+                                  extra_boxes=boxes_tensor(example.trajectory_boxes[index], device))
+        losses = cascade_losses(model.head, pool, templates[index:index + 1], rois, target_box, target_size,
+                                sampling=config.roi_sampling, settings=config.loss, generator=generator,
+                                extra_negative_features=extra_negative_features if index == 0 else None)
+        for key, value in losses.items():
+            sums[key] = sums[key] + value if key in sums else value
+    return {key: value / len(example) for key, value in sums.items()}
 
 
 def _rpn_losses(model: SiamRCNN, image: Tensor, resized_size: tuple[int, int], maps: OrderedDict[str, Tensor],

@@ -32,6 +32,9 @@ class PairExample:
         target_image: ``[H_t, W_t, 3]`` uint8 RGB.
         visible_boxes: ``[K, 4]`` float64 xyxy pixels of every visible object in ``target_image``.
         target_rows: ``M`` rows of ``visible_boxes``: where each reference object is in the target frame.
+        trajectory_boxes: ``[M, T, 4]`` float64 xyxy pixels of the target image: each reference object's boxes
+            from ``T`` other frames of its video, moved with the target frame's augmentation
+            (``RoISamplingSettings.trajectory_boxes``); ``T = 0`` by default.
     """
 
     reference_image: np.ndarray
@@ -39,11 +42,18 @@ class PairExample:
     target_image: np.ndarray
     visible_boxes: np.ndarray
     target_rows: tuple[int, ...]
+    trajectory_boxes: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if self.reference_boxes.shape != (len(self.target_rows), 4):
-            raise ValueError(f'reference_boxes must be [{len(self.target_rows)}, 4] (one per target row), '
+        count = len(self.target_rows)
+        if self.reference_boxes.shape != (count, 4):
+            raise ValueError(f'reference_boxes must be [{count}, 4] (one per target row), '
                              f'got {self.reference_boxes.shape}')
+        if self.trajectory_boxes is None:
+            object.__setattr__(self, 'trajectory_boxes', np.zeros((count, 0, 4)))
+        elif self.trajectory_boxes.ndim != 3 or self.trajectory_boxes.shape[0] != count \
+                or self.trajectory_boxes.shape[2] != 4:
+            raise ValueError(f'trajectory_boxes must be [{count}, T, 4], got {self.trajectory_boxes.shape}')
 
     def __len__(self) -> int:
         """``M``, the number of reference objects."""
@@ -96,8 +106,12 @@ def torch_generator(seed: int, step: int, index: int) -> torch.Generator:
 
 
 def make_pair_example(pair: Pair, rng: np.random.Generator, augment: AugmentSettings,
-                      transform: TransformConfig) -> PairExample:
-    """Read a pair's two frames and augment each independently (SPEC §4)."""
+                      transform: TransformConfig, trajectory_boxes: int = 0) -> PairExample:
+    """Read a pair's two frames and augment each independently (SPEC §4).
+
+    ``trajectory_boxes``: per reference object, its boxes from that many frames drawn among those that show it,
+    taken into the target frame's augmentation (drawn after everything else: 0 changes no other draw).
+    """
     reference_image = pair.video.read_frame(pair.reference)
     target_image = reference_image if pair.target == pair.reference else pair.video.read_frame(pair.target)
     reference_boxes = pair.reference_boxes  # [M, 4]
@@ -105,8 +119,24 @@ def make_pair_example(pair: Pair, rng: np.random.Generator, augment: AugmentSett
     draw = draw_augmentation(rng, augment, transform, reference_image.shape[:2])
     reference_image, reference_boxes = apply_augmentation(reference_image, reference_boxes, draw)
     draw = draw_augmentation(rng, augment, transform, target_image.shape[:2])
-    target_image, target_boxes = apply_augmentation(target_image, target_boxes, draw)
-    return PairExample(reference_image, reference_boxes, target_image, target_boxes, pair.target_rows())
+    trajectory = _trajectory_boxes(pair, rng, trajectory_boxes)  # [M, T, 4] original pixels
+    count = len(target_boxes)
+    target_image, moved = apply_augmentation(target_image, np.concatenate([target_boxes, trajectory.reshape(-1, 4)]),
+                                             draw)
+    trajectory = moved[count:].reshape(trajectory.shape)
+    height, width = target_image.shape[:2]
+    trajectory = np.clip(trajectory, 0.0, [width, height, width, height])
+    return PairExample(reference_image, reference_boxes, target_image, moved[:count], pair.target_rows(), trajectory)
+
+
+def _trajectory_boxes(pair: Pair, rng: np.random.Generator, count: int) -> np.ndarray:
+    """``[M, count, 4]`` boxes of each of ``pair.objects`` in ``count`` frames drawn among those showing it."""
+    rows = []
+    for obj in pair.objects:
+        boxes = np.asarray(pair.video.boxes[obj], dtype=np.float64)  # [N, 4]
+        frames = np.flatnonzero(np.isfinite(boxes).all(axis=1))  # the object's visible frames (it has >= 2)
+        rows.append(boxes[frames[rng.integers(len(frames), size=count)]] if count else np.zeros((0, 4)))
+    return np.stack(rows)
 
 
 def make_detection_example(pair: Pair, rng: np.random.Generator, augment: AugmentSettings,

@@ -62,7 +62,8 @@ def jitter_boxes(boxes: Tensor, count: int, jitter: float, generator: torch.Gene
 
 
 def candidate_rois(proposals: Tensor, target_box: Tensor, other_boxes: Tensor, image_size: tuple[int, int],
-                   settings: RoISamplingSettings, generator: torch.Generator) -> Tensor:
+                   settings: RoISamplingSettings, generator: torch.Generator,
+                   extra_boxes: Tensor | None = None) -> Tensor:
     """The RoIs a pair's losses are sampled from (step 1 above).
 
     Args:
@@ -72,14 +73,16 @@ def candidate_rois(proposals: Tensor, target_box: Tensor, other_boxes: Tensor, i
         image_size: ``(h, w)`` of the image; jittered boxes are clipped to it.
         settings: ``gt_jitter_count`` and ``gt_jitter``.
         generator: CPU generator for the jitter.
+        extra_boxes: ``[T, 4]`` float xyxy further candidates (the object's trajectory boxes), or None.
 
     Returns:
-        ``[P + (1 + K) * (1 + count), 4]`` float32 xyxy, degenerate boxes dropped.
+        ``[P + (1 + K) * (1 + count) + T, 4]`` float32 xyxy, degenerate boxes dropped.
     """
     gts = torch.cat([target_box.float()[None], other_boxes.float().reshape(-1, 4)])  # [1 + K, 4]
     jittered = jitter_boxes(gts, settings.gt_jitter_count, settings.gt_jitter, generator)
     jittered = box_ops.clip_boxes_to_image(jittered, image_size)
-    rois = torch.cat([proposals.float(), gts, jittered])  # [P + (1 + K)(1 + count), 4]
+    extra = proposals.new_zeros((0, 4)) if extra_boxes is None else extra_boxes.float().reshape(-1, 4)
+    rois = torch.cat([proposals.float(), gts, jittered, extra])  # [P + (1 + K)(1 + count) + T, 4]
     keep = box_ops.remove_small_boxes(rois, 1.0)
     return rois[keep]
 

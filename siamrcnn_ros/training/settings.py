@@ -205,12 +205,19 @@ class RoISamplingSettings:
         positive_fractions: largest fraction of positives among them, one entry per stage.
         gt_jitter_count: jittered ground-truth boxes added to the candidates.
         gt_jitter: largest jitter: centre shift as a fraction of width/height and log-scale change.
+        trajectory_boxes: per reference object, its boxes from this many other frames of its video (drawn
+            among the frames that show it) placed in the target frame as further candidates: where the object
+            was or will be, so plain background unless it is still there (labelled by IoU like every RoI). The
+            tracker adds the previous frame's boxes to the RoIs (SPEC §2); a head that never saw such a box on
+            background during training may score it as the object, and a static background box makes a long,
+            self-consistent tracklet for TDPA. 0 (default): none, as the paper.
     """
 
     batch_size_per_image: tuple[int, ...] = (64, 64, 64)
     positive_fractions: tuple[float, ...] = (0.25, 1.0, 1.0)
     gt_jitter_count: int = 8
     gt_jitter: float = 0.25
+    trajectory_boxes: int = 0
 
     def __post_init__(self) -> None:
         if len(self.batch_size_per_image) != len(self.positive_fractions) or not self.batch_size_per_image:
@@ -220,6 +227,9 @@ class RoISamplingSettings:
             raise ValueError(f'roi_sampling.batch_size_per_image must be >= 1, got {self.batch_size_per_image}')
         if any(not 0 < p <= 1 for p in self.positive_fractions):
             raise ValueError(f'roi_sampling.positive_fractions must be in (0, 1], got {self.positive_fractions}')
+        if isinstance(self.trajectory_boxes, bool) or not isinstance(self.trajectory_boxes, int) \
+                or self.trajectory_boxes < 0:
+            raise ValueError(f'roi_sampling.trajectory_boxes must be an int >= 0, got {self.trajectory_boxes!r}')
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from siamrcnn_ros.model.checkpoints import load_checkpoint_into
+from siamrcnn_ros.model.checkpoints import load_checkpoint_into, load_detector_into, read_checkpoint
 from siamrcnn_ros.model.config import ModelConfig, get_preset
 from siamrcnn_ros.model.siamrcnn import SiamRCNN, build_model
 from siamrcnn_ros.training.actors import detector_losses, head_losses, joint_losses
@@ -116,9 +116,16 @@ class Trainer:
                                    objects_per_pair=config.pairs.objects_per_pair)
         # The model's random initialisation (the head, and everything in the detector phase) follows the seed.
         torch.manual_seed(config.seed)
-        self.model: SiamRCNN = build_model(self.model_config, checkpoint=config.model.init_checkpoint,
+        init, head_only = config.model.init_checkpoint, False
+        if init is not None and config.phase == 'head':
+            # A head phase may start from a detector checkpoint with another head design: then only the
+            # backbone, FPN and RPN are taken from it and the head starts from the seed.
+            head_only = read_checkpoint(init).config.differences(self.model_config) not in ([], ['name'])
+        self.model: SiamRCNN = build_model(self.model_config, checkpoint=None if head_only else init,
                                            detector_weights=config.model.detector_weights, device=config.device,
                                            precision='bf16')
+        if head_only:
+            load_detector_into(self.model, init, self.model_config)
         if hard_negatives is None and config.hard_examples.enabled and config.phase == 'head':
             hard_negatives = self._build_miner([video for videos in datasets for video in videos])
         self.hard_negatives = hard_negatives
@@ -175,10 +182,12 @@ class Trainer:
     def _make_examples(self, step: int) -> list[tuple[Pair, Any]]:
         """The pairs of ``step`` with their augmented examples (a pure function of the seed and the step)."""
         config, transform = self.config, self.model_config.transform
-        make = make_detection_example if config.phase == 'detector' else make_pair_example
         pairs = self.sampler.batch(step, config.batch_size)
-        return [(pair, make(pair, example_rng(config.seed, step, index), config.augment, transform))
-                for index, pair in enumerate(pairs)]
+        if config.phase == 'detector':
+            return [(pair, make_detection_example(pair, example_rng(config.seed, step, index), config.augment,
+                                                  transform)) for index, pair in enumerate(pairs)]
+        return [(pair, make_pair_example(pair, example_rng(config.seed, step, index), config.augment, transform,
+                                         config.roi_sampling.trajectory_boxes)) for index, pair in enumerate(pairs)]
 
     def _train_step(self, step: int, examples: list[tuple[Pair, Any]]) -> dict[str, float]:
         config = self.config
