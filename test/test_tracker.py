@@ -137,3 +137,33 @@ def test_variants_run(model, frames, variant) -> None:
 def test_unknown_variant_is_refused() -> None:
     with pytest.raises(ValueError, match='variant'):
         TrackerSettings(variant='best')
+
+
+def test_ff_tracklet_scores_cover_detections_far_from_the_first_frame_tracklet(model, frames, monkeypatch) -> None:
+    """Paper §3.3: the first-frame tracklet's latest detection is "an additional reference for re-detection":
+    every detection gets a score against it, also those outside the pair gate γ (where a lost target reappears).
+    Observes what the tracker hands to TDPA.update (the real update still runs)."""
+    from siamrcnn_ros.model.pairs import spatial_distance
+    from siamrcnn_ros.tracking.tdpa import TDPA
+    seen = []
+    update = TDPA.update
+
+    def observing_update(self, detections, pair_scores, image_size):
+        seen.append((self.references.ff_box.copy(), detections, image_size))
+        return update(self, detections, pair_scores, image_size)
+
+    monkeypatch.setattr(TDPA, 'update', observing_update)
+    tracker = Tracker(model)
+    tracker.init(frames[0], np.array([100.0, 60.0, 80.0, 140.0]))
+    for frame in frames[1:3]:
+        tracker.update(frame)
+    far = 0
+    for ff_box, detections, image_size in seen:
+        distance = spatial_distance(torch.as_tensor(ff_box)[None], torch.as_tensor(detections.boxes),
+                                    image_size)[0].numpy()  # [D]
+        gated_out = distance >= model.config.pair.gamma
+        far += int(gated_out.sum())
+        assert np.isfinite(detections.ff_tracklet_scores).all()
+        # A head's probability is never exactly 0: a gated score would be.
+        assert (detections.ff_tracklet_scores[gated_out] > 0).all()
+    assert far > 0, 'no detection outside the gate: the check above saw nothing'

@@ -10,9 +10,12 @@ Per frame and target (SPEC §3, Alg. 1), for the ``tdpa`` variant:
 
 1. RoIs = RPN proposals ∪ the last boxes of the target's active tracklets (``extra_boxes``);
 2. re-detection against the first-frame template gives boxes, ``ff_scores`` and RoI features;
-3. ``ff_tracklet_scores`` = pair score of each detection against the latest detection of the
-   first-frame tracklet; detections outside the spatial gate γ of that box score 0 there (they are
-   not similar to it in the only sense the head is asked about);
+3. ``ff_tracklet_scores`` = the head's score of each detection with the latest detection of the
+   first-frame tracklet as reference, for every detection, without the spatial gate γ: paper §3.3 uses
+   that detection "as an additional reference for re-detection", like the first-frame template, and
+   the gate is for the pairwise scores between consecutive frames (Alg. 1 line 6). Gating it would
+   zero 1 − w_ff (90 %) of the unary score of every detection away from where the first-frame
+   tracklet ended, which is where a lost target reappears;
 4. pair scores against the active tracklets' last detections (−inf outside γ);
 5. ``TDPA.update`` builds tracklets, runs the online dynamic programme and selects.
 """
@@ -115,9 +118,8 @@ class _Target:
         ref_boxes = torch.as_tensor(refs.boxes, dtype=torch.float32, device=device)  # [R, 4]
         dets = model.redetect(frame, self.template, extra_boxes=ref_boxes)  # Alg. 1, lines 3-4
         ff_box = torch.as_tensor(refs.ff_box, dtype=torch.float32, device=device)[None]  # [1, 4]
-        ff_tracklet = model.pair_scores(ff_box, refs.ff_features[None], dets.boxes, dets.features,
-                                        frame.image_size)[0]  # [D], −inf outside γ
-        ff_tracklet = torch.where(torch.isfinite(ff_tracklet), ff_tracklet, torch.zeros_like(ff_tracklet))
+        ff_tracklet = score_pairs(model.head, ff_box, refs.ff_features[None].to(device), dets.boxes, dets.features,
+                                  frame.image_size, gamma=float('inf'))[0]  # [D], every detection (step 3)
         pair = model.pair_scores(ref_boxes, refs.features, dets.boxes, dets.features, frame.image_size)  # [R, D]
         detections = Detections(_to_numpy(dets.boxes), _to_numpy(dets.scores), _to_numpy(ff_tracklet), dets.features)
         return tdpa.update(detections, _to_numpy(pair), frame.image_size)
