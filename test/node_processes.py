@@ -37,10 +37,17 @@ def node_log_tail(node_process: subprocess.Popen, lines: int = 30) -> str:
     return '\n'.join((path / 'node.err').read_text(errors='replace').splitlines()[-lines:])
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default, so that Python installs its Ctrl-C handler even when
+    the tests themselves run with SIGINT ignored (as a background shell job does), and ``interrupt`` works."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_helper(script: str, *args: object) -> subprocess.Popen:
     """A helper process of test/ (node_camera.py, node_receiver.py); waits for its READY line."""
     process = subprocess.Popen([sys.executable, str(TEST_DIR / script), *map(str, args)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=os.environ.copy(), cwd=TEST_DIR)
+                               stderr=subprocess.PIPE, text=True, env=os.environ.copy(), cwd=TEST_DIR,
+                               preexec_fn=_default_sigint)
     line = process.stdout.readline().strip()
     if line != 'READY':
         process.kill()

@@ -426,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
     # is never published on a shut-down context.
     rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    # Also when started with SIGINT ignored (a child of a background shell job inherits that, and Python then
+    # leaves it ignored): Ctrl-C / SIGINT is how ros2 launch and users stop a node.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     node, status = None, 0
     try:
         node = SiamRCNNNode()
