@@ -162,8 +162,8 @@ def test_companions_are_other_objects_visible_in_both_frames(tmp_path: Path) -> 
         assert set(many.companions) == both - {many.obj}  # at most 2 others exist: all are taken
         assert many.objects == (many.obj, *many.companions)
         np.testing.assert_array_equal(many.reference_boxes, video.boxes[list(many.objects), many.reference])
-        visible_boxes, _ = many.target_boxes()
-        for obj, row in zip(many.objects, many.target_rows(), strict=True):
+        visible_boxes, rows = many.target_boxes()
+        for obj, row in zip(many.objects, rows, strict=True):
             np.testing.assert_array_equal(visible_boxes[row], video.boxes[obj, many.target])
         counts.add(len(many.companions))
     assert counts == {1, 2}  # object 0 is always there; objects 1 and 2 overlap in frames 3-5 only
@@ -179,9 +179,10 @@ def test_one_frame_video_gives_the_same_frame_twice(tmp_path: Path) -> None:
     sampler = PairSampler([[still]], [1.0], max_frame_gap=100, seed=0)
     pair = sampler.sample(0, 0)
     assert pair.reference == pair.target == 0
-    boxes, row = pair.target_boxes()
+    boxes, rows = pair.target_boxes()
     assert boxes.shape == (2, 4)
-    np.testing.assert_array_equal(boxes[row], still.boxes[pair.obj, 0])
+    assert len(rows) == 1
+    np.testing.assert_array_equal(boxes[rows[0]], still.boxes[pair.obj, 0])
 
 
 def test_pair_sampler_refuses_datasets_without_objects(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from torch import Tensor
 from siamrcnn_ros.model.config import TransformConfig
 from siamrcnn_ros.model.preprocessing import NetworkInput, preprocess
 from siamrcnn_ros.training.augment import apply_augmentation, draw_augmentation
-from siamrcnn_ros.training.pairs import Pair
+from siamrcnn_ros.training.pairs import Pair, visible_boxes
 from siamrcnn_ros.training.settings import AugmentSettings
 
 
@@ -65,21 +65,6 @@ class PairExample:
         row = self.target_rows[index]
         return self.reference_boxes[index], self.visible_boxes[row], np.delete(self.visible_boxes, row, axis=0)
 
-    @property
-    def reference_box(self) -> np.ndarray:
-        """``[4]`` the pair's object in the reference frame."""
-        return self.object(0)[0]
-
-    @property
-    def target_box(self) -> np.ndarray:
-        """``[4]`` the pair's object in the target frame."""
-        return self.object(0)[1]
-
-    @property
-    def other_boxes(self) -> np.ndarray:
-        """``[K - 1, 4]`` the other visible objects of the target frame."""
-        return self.object(0)[2]
-
 
 @dataclass(frozen=True)
 class DetectionExample:
@@ -115,7 +100,7 @@ def make_pair_example(pair: Pair, rng: np.random.Generator, augment: AugmentSett
     reference_image = pair.video.read_frame(pair.reference)
     target_image = reference_image if pair.target == pair.reference else pair.video.read_frame(pair.target)
     reference_boxes = pair.reference_boxes  # [M, 4]
-    target_boxes, _ = pair.target_boxes()  # [K, 4]
+    target_boxes, target_rows = pair.target_boxes()  # [K, 4], M rows
     draw = draw_augmentation(rng, augment, transform, reference_image.shape[:2])
     reference_image, reference_boxes = apply_augmentation(reference_image, reference_boxes, draw)
     draw = draw_augmentation(rng, augment, transform, target_image.shape[:2])
@@ -126,7 +111,7 @@ def make_pair_example(pair: Pair, rng: np.random.Generator, augment: AugmentSett
     trajectory = moved[count:].reshape(trajectory.shape)
     height, width = target_image.shape[:2]
     trajectory = np.clip(trajectory, 0.0, [width, height, width, height])
-    return PairExample(reference_image, reference_boxes, target_image, moved[:count], pair.target_rows(), trajectory)
+    return PairExample(reference_image, reference_boxes, target_image, moved[:count], target_rows, trajectory)
 
 
 def _trajectory_boxes(pair: Pair, rng: np.random.Generator, count: int) -> np.ndarray:
@@ -134,7 +119,7 @@ def _trajectory_boxes(pair: Pair, rng: np.random.Generator, count: int) -> np.nd
     rows = []
     for obj in pair.objects:
         boxes = np.asarray(pair.video.boxes[obj], dtype=np.float64)  # [N, 4]
-        frames = np.flatnonzero(np.isfinite(boxes).all(axis=1))  # the object's visible frames (it has >= 2)
+        frames = np.flatnonzero(visible_boxes(boxes))  # the object's visible frames (at least the pair's own)
         rows.append(boxes[frames[rng.integers(len(frames), size=count)]] if count else np.zeros((0, 4)))
     return np.stack(rows)
 

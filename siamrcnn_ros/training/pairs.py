@@ -54,26 +54,22 @@ class Pair:
         """``[M, 4]`` float64 xyxy pixels of ``objects`` in the reference frame."""
         return np.asarray(self.video.boxes[list(self.objects), self.reference], dtype=np.float64).reshape(-1, 4)
 
-    def target_boxes(self) -> tuple[np.ndarray, int]:
-        """All visible objects' boxes in the target frame and the row of the target object.
+    def target_boxes(self) -> tuple[np.ndarray, tuple[int, ...]]:
+        """All visible objects' boxes in the target frame and the row of each of ``objects`` among them.
 
         Returns:
-            ``([K, 4] float64 xyxy pixels, row)``: every object with a visible box in the target frame
-            (the other objects are the distractors the head must reject) and the target's row in it.
+            ``([K, 4] float64 xyxy pixels, rows)``: every object with a visible box in the target frame (the
+            other objects are the distractors the head must reject) and, for ``obj`` and each companion, its row.
+
+        Raises:
+            ValueError: one of ``objects`` is not visible in the target frame.
         """
         boxes = np.asarray(self.video.boxes[:, self.target], dtype=np.float64)  # [O, 4]
-        visible = _visible_boxes(boxes)  # [O]
-        if not visible[self.obj]:
-            raise ValueError(f'object {self.obj} is not visible in frame {self.target} of {self.video.name!r}')
-        return boxes[visible], int(np.count_nonzero(visible[:self.obj]))
-
-    def target_rows(self) -> tuple[int, ...]:
-        """The row of each of ``objects`` among ``target_boxes()``'s boxes (all must be visible there)."""
-        visible = _visible_boxes(np.asarray(self.video.boxes[:, self.target], dtype=np.float64))  # [O]
+        visible = visible_boxes(boxes)  # [O]
         missing = [obj for obj in self.objects if not visible[obj]]
         if missing:
             raise ValueError(f'objects {missing} are not visible in frame {self.target} of {self.video.name!r}')
-        return tuple(int(np.count_nonzero(visible[:obj])) for obj in self.objects)
+        return boxes[visible], tuple(int(np.count_nonzero(visible[:obj])) for obj in self.objects)
 
 
 class PairSampler:
@@ -116,7 +112,7 @@ class PairSampler:
         for number, videos in enumerate(datasets):
             entries = []
             for video in videos:
-                objects = [(obj, np.flatnonzero(_visible_boxes(np.asarray(video.boxes[obj], dtype=np.float64))))
+                objects = [(obj, np.flatnonzero(visible_boxes(np.asarray(video.boxes[obj], dtype=np.float64))))
                            for obj in range(len(video.boxes))]
                 objects = [(obj, frames) for obj, frames in objects if len(frames)]
                 if objects:
@@ -138,7 +134,7 @@ class PairSampler:
         target = int(near[rng.integers(len(near))]) if len(near) else reference
         companions: tuple[int, ...] = ()
         if self.objects_per_pair > 1:
-            both = _visible_boxes(np.asarray(video.boxes[:, [reference, target]], dtype=np.float64)).all(axis=1)
+            both = visible_boxes(np.asarray(video.boxes[:, [reference, target]], dtype=np.float64)).all(axis=1)
             both[obj] = False
             candidates = np.flatnonzero(both)
             chosen = rng.permutation(len(candidates))[:self.objects_per_pair - 1]
@@ -150,7 +146,7 @@ class PairSampler:
         return [self.sample(step, index) for index in range(size)]
 
 
-def _visible_boxes(boxes: np.ndarray) -> np.ndarray:
+def visible_boxes(boxes: np.ndarray) -> np.ndarray:
     """``[..., 4]`` xyxy -> ``[...]`` bool: finite with positive width and height (the AnnotatedVideo rule)."""
     finite = np.isfinite(boxes).all(axis=-1)
     with np.errstate(invalid='ignore'):
