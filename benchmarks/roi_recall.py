@@ -13,6 +13,12 @@ The extra boxes are those of the tracker as it runs with the checkpoint's propos
 ``rpn.pre_nms_top_n`` / ``rpn.post_nms_top_n``.
 
     scripts/in-env python benchmarks/roi_recall.py --checkpoint checkpoints/demo.safetensors
+
+``--rpn-only`` skips the tracker (and so the previous-frame boxes) and may look at every ``--stride``-th
+frame only: the RPN's recall alone, cheap enough for the long-term videos::
+
+    scripts/in-env python benchmarks/roi_recall.py --checkpoint checkpoints/demo.safetensors \
+        --split lasot --max-frames 800 --rpn-only --stride 10 --proposals 100,300,1000
 """
 from __future__ import annotations
 
@@ -67,8 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--proposals', default='100,1000', help='RPN proposal counts; default: %(default)s')
     parser.add_argument('--iou', type=float, default=0.5, help='IoU a RoI needs to cover the target')
     parser.add_argument('--max-frames', type=int, default=None, help='frames per sequence (default: all)')
+    parser.add_argument('--rpn-only', action='store_true',
+                        help='no tracker: the RPN proposals alone (no previous-frame boxes)')
+    parser.add_argument('--stride', type=int, default=1, help='with --rpn-only: every this-many-th frame')
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.proposals.split(',')]
+    if args.stride < 1 or (args.stride > 1 and not args.rpn_only):
+        parser.error('--stride must be >= 1, and more than 1 only with --rpn-only (the tracker needs every frame)')
 
     torch.set_grad_enabled(False)
     checkpoint = read_checkpoint(args.checkpoint)
@@ -82,21 +93,25 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(min(len(s), args.max_frames or len(s)) for s in sequences)
     with tqdm(total=total, unit='frame', desc='roi recall') as progress:
         for sequence in sequences:
-            tracker = Tracker(tracker_model, TrackerSettings(variant='tdpa'))
+            tracker = None if args.rpn_only else Tracker(tracker_model, TrackerSettings(variant='tdpa'))
             for index, image in enumerate(sequence.iter_frames()):
                 if args.max_frames is not None and index >= args.max_frames:
                     break
                 progress.update()
-                if index == 0:
-                    tracker.init(image, sequence.ground_truth[0])
+                if tracker is not None:
+                    if index == 0:
+                        tracker.init(image, sequence.ground_truth[0])
+                        continue
+                    tracker.update(image)
+                elif index == 0 or index % args.stride:
                     continue
-                tracker.update(image)
                 truth = sequence.ground_truth[index]
                 if not np.isfinite(truth).all() or (sequence.absent is not None and sequence.absent[index]):
                     continue
                 visible_frames += 1
                 box = torch.as_tensor(xywh_to_xyxy(truth), dtype=torch.float32)
-                extra = tracker_model.last_extra if tracker_model.last_extra is not None else torch.zeros(0, 4)
+                extra = tracker_model.last_extra if tracker is not None and tracker_model.last_extra is not None \
+                    else torch.zeros(0, 4)
                 extra_sizes.append(len(extra))
                 extra_only += covered(extra, box, args.iou)
                 for count, model in with_counts.items():
@@ -104,7 +119,15 @@ def main(argv: list[str] | None = None) -> int:
                     proposals = to_original(frame.proposals, frame.resized_size, frame.image_size).float().cpu()
                     counters[(count, False)] += covered(proposals, box, args.iou)
                     counters[(count, True)] += covered(torch.cat([proposals, extra]), box, args.iou)
-    print(f'\n{len(sequences)} sequences of {args.world / args.split}, {visible_frames} frames with the target '
+    where = f'{len(sequences)} sequences of {args.world / args.split}'
+    if args.rpn_only:
+        print(f'\n{where}, every {args.stride}th frame: {visible_frames} frames with the target visible '
+              f'(frame 0 excluded), IoU >= {args.iou}')
+        print('| RPN proposals | RPN only |\n|---|---|')
+        for count in counts:
+            print(f'| {count} | {100 * counters[(count, False)] / visible_frames:.1f} % |')
+        return 0
+    print(f'\n{where}, {visible_frames} frames with the target '
           f'visible (frame 0 excluded), IoU >= {args.iou}; extra boxes per frame: mean {np.mean(extra_sizes):.1f}, '
           f'max {max(extra_sizes)}; previous boxes alone cover {100 * extra_only / visible_frames:.1f} %')
     print('| RPN proposals | RPN only | + previous-frame boxes |')

@@ -14,6 +14,8 @@ and a success plot per split.
 Splits: ``test`` (GOT-10k layout, ``<world>/test``) and ``lasot`` (the long-term videos in the
 LaSOT layout, ``<world>/lasot``). ``--long-term-frames N`` scores only the first N frames of each
 long-term video (the CPU box tracks ~5 frames/s); the scores then cover exactly the frames tracked.
+``--proposals N`` runs the checkpoint with N RPN proposals per frame instead of the count in its
+config (the demo preset: 100; the paper: 1000), as ``roi_recall.py`` does.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from roi_recall import proposal_model  # benchmarks/, next to this script
 from tqdm import tqdm
 
 from siamrcnn_ros.boxes import xyxy_to_xywh
@@ -35,6 +38,7 @@ from siamrcnn_ros.evaluation.evaluate import evaluate_results_folder
 from siamrcnn_ros.evaluation.plots import plot_success
 from siamrcnn_ros.evaluation.results import write_results
 from siamrcnn_ros.model import build_model
+from siamrcnn_ros.model.siamrcnn import resolve_device
 from siamrcnn_ros.tracking.settings import TDPASettings
 from siamrcnn_ros.tracking.tracker import VARIANTS, Tracker, TrackerSettings
 
@@ -75,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--long-term-frames', type=int, default=None,
                         help='score only the first this-many frames of each long-term video')
     parser.add_argument('--device', default='cpu', help='cpu, cuda or auto')
+    parser.add_argument('--proposals', type=int, default=None,
+                        help="RPN proposals per frame (per level before NMS and in total) instead of the checkpoint's")
     parser.add_argument('--tdpa', action='append', default=[], metavar='NAME=VALUE',
                         help='a TDPA parameter other than the reference value, e.g. w_ff=0.5 (repeatable; '
                              'choose on the val split, report on test and lasot)')
@@ -97,9 +103,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f'synthetic_tracking: no such split folder: {", ".join(missing)} (make the world with '
               'scripts/in-env siamrcnn-make-world --root data/synthetic)', file=sys.stderr)
         return 2
-    model = build_model('demo', checkpoint=args.checkpoint, device=args.device)
+    if args.proposals is None:
+        model = build_model('demo', checkpoint=args.checkpoint, device=args.device)
+    else:
+        model = proposal_model(args.checkpoint, args.proposals).to(resolve_device(args.device))
     document = {'checkpoint': str(args.checkpoint), 'world': str(args.world),
-                'long_term_frames': args.long_term_frames, 'tdpa': dataclasses.asdict(tdpa), 'splits': {}}
+                'long_term_frames': args.long_term_frames, 'proposals': args.proposals,
+                'tdpa': dataclasses.asdict(tdpa), 'splits': {}}
     for split in splits:
         folder, metrics = SPLITS[split]
         limit = args.long_term_frames if split == 'lasot' else None

@@ -25,6 +25,7 @@ from siamrcnn_ros.training.hard_examples import (
     train_embedding,
 )
 from siamrcnn_ros.training.hard_examples.embedding import EmbeddingTraining, embed_cache
+from siamrcnn_ros.training.hard_examples.miner import load_embedding_network, save_embedding
 from siamrcnn_ros.training.pairs import Pair
 from siamrcnn_ros.training.settings import HardExampleSettings, TrainingConfig
 from siamrcnn_ros.training.trainer import Trainer
@@ -123,6 +124,21 @@ def test_embedding_training_separates_objects(cache: FeatureCache) -> None:
     assert (labels[nearest] == labels).mean() > 0.9
     with pytest.raises(ValueError, match='features must be'):
         EmbeddingNetwork(32, 7, dim=16)(torch.zeros(2, 16, 7, 7))
+
+
+def test_saved_embedding_network_loads_back(cache: FeatureCache, tmp_path: Path) -> None:
+    network, _ = train_embedding(cache, EmbeddingTraining(dim=16, steps=5, identities_per_batch=6, seed=1),
+                                 progress=False)
+    path = tmp_path / 'embedding.safetensors'
+    save_embedding(path, network, embed_cache(network, cache), key='test')
+    loaded = load_embedding_network(path, pooler_size=network.pooler_size)
+    features = cache.features(np.arange(len(cache)))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(features), network.eval()(features))
+    assert not loaded.training
+    (tmp_path / 'other.safetensors').write_bytes(path.read_bytes().replace(b'network.', b'renamed.'))
+    with pytest.raises(ValueError, match='no embedding network'):
+        load_embedding_network(tmp_path / 'other.safetensors', pooler_size=network.pooler_size)
 
 
 # Index ------------------------------------------------------------------------------------------------

@@ -441,6 +441,39 @@ def test_joint_phase_trains_everything_with_both_losses(videos: list[AnnotatedVi
     assert read_checkpoint(result.checkpoint).metadata['phase'] == 'joint'
 
 
+def test_joint_phase_identity_loss_enters_the_total_and_reaches_the_backbone(videos: list[AnnotatedVideo],
+                                                                             tmp_path: Path) -> None:
+    from siamrcnn_ros.training.actors import identity_loss, joint_losses
+    from siamrcnn_ros.training.examples import network_input, torch_generator
+    with pytest.raises(ValueError, match='identity_weight'):
+        tiny_config(tmp_path, phase='head', pairs={'objects_per_pair': 3}, loss={'identity_weight': 1.0})
+    with pytest.raises(ValueError, match='objects_per_pair'):
+        tiny_config(tmp_path, phase='joint', loss={'identity_weight': 1.0})
+    plain = tiny_config(tmp_path, phase='joint', pairs={'objects_per_pair': 3})
+    # Unit vectors are at most 2 apart, so a margin of 5 makes every triplet count: the loss is positive.
+    config = tiny_config(tmp_path, phase='joint', pairs={'objects_per_pair': 3},
+                         loss={'identity_weight': 2.0, 'identity_margin': 5.0})
+    trainer = Trainer(config, datasets=[videos])
+    example = next(e for step in range(20) for _, e in trainer._make_examples(step) if len(e) >= 2)
+    torch.manual_seed(0)
+    total, parts = joint_losses(trainer.model, example, config, torch_generator(config.seed, 0, 0))
+    torch.manual_seed(0)
+    plain_total, plain_parts = joint_losses(trainer.model, example, plain, torch_generator(config.seed, 0, 0))
+    assert 'loss_identity' in parts and 'loss_identity' not in plain_parts
+    assert float(parts['loss_identity']) > 3.0
+    assert float(total) == pytest.approx(float(plain_total) + 2.0 * float(parts['loss_identity']), rel=1e-5)
+    # The identity loss alone moves the backbone: its gradient reaches the first convolution.
+    trainer.model.zero_grad()
+    transform, device = trainer.model.config.transform, trainer.model.device
+    reference = network_input(example.reference_image, transform, device)
+    target = network_input(example.target_image, transform, device)
+    loss = identity_loss(trainer.model, example, trainer.model.backbone(reference.tensor), reference.resized_size,
+                         trainer.model.backbone(target.tensor), target.resized_size, margin=5.0)
+    loss.backward()
+    first = next(p for name, p in trainer.model.named_parameters() if name.startswith('backbone.body.'))
+    assert first.grad is not None and float(first.grad.abs().sum()) > 0
+
+
 def test_head_phase_takes_the_detector_of_a_checkpoint_with_another_head(videos: list[AnnotatedVideo],
                                                                        tmp_path: Path) -> None:
     from siamrcnn_ros.model.checkpoints import CheckpointError, save_checkpoint

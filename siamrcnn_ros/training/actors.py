@@ -19,13 +19,16 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import numpy as np
 import torch
 from torch import Tensor
+from torch.nn import functional as F  # noqa: N812
 from torchvision.models.detection.image_list import ImageList
 
 from siamrcnn_ros.model.rpn import propose
 from siamrcnn_ros.model.siamrcnn import SiamRCNN
 from siamrcnn_ros.training.examples import DetectionExample, PairExample, boxes_tensor, network_input
+from siamrcnn_ros.training.hard_examples.embedding import batch_hard_triplet_loss
 from siamrcnn_ros.training.losses import candidate_rois, cascade_losses, weighted_total
 from siamrcnn_ros.training.settings import TrainingConfig
 
@@ -79,7 +82,37 @@ def joint_losses(model: SiamRCNN, example: PairExample, config: TrainingConfig,
         proposals = propose(model.rpn, target.tensor, target.resized_size, detached)  # [P, 4]
     parts = _objects_cascade_losses(model, example, config, generator, reference_maps, reference.resized_size,
                                     target_maps, target.resized_size, proposals, None)
-    return weighted_total(parts, config.loss) + rpn_total, {**parts, **rpn_parts}
+    total = weighted_total(parts, config.loss) + rpn_total
+    parts.update(rpn_parts)
+    if config.loss.identity_weight > 0:
+        parts['loss_identity'] = identity_loss(model, example, reference_maps, reference.resized_size, target_maps,
+                                               target.resized_size, config.loss.identity_margin)
+        total = total + config.loss.identity_weight * parts['loss_identity']
+    return total, parts
+
+
+def identity_loss(model: SiamRCNN, example: PairExample, reference_maps: OrderedDict[str, Tensor],
+                  reference_size: tuple[int, int], target_maps: OrderedDict[str, Tensor],
+                  target_size: tuple[int, int], margin: float) -> Tensor:
+    """Batch-hard triplet loss on the RoI features of the example's reference objects in both frames.
+
+    Each of the ``M`` objects appears twice (reference and target frame); its ``[C * P * P]`` RoI features,
+    flattened and L2-normalised, should lie closer to its other view than to any view of the other objects
+    by ``margin``. Gradients reach the backbone and FPN through both frames' maps. 0 when ``M < 2``.
+
+    Returns:
+        A float32 scalar.
+    """
+    device = model.device
+    count = len(example)
+    if count < 2:
+        return reference_maps[next(iter(reference_maps))].sum() * 0.0
+    target_boxes = np.stack([example.object(index)[1] for index in range(count)])  # [M, 4] xyxy pixels
+    views = [model.roi_pool(reference_maps, [boxes_tensor(example.reference_boxes, device)], [reference_size]),
+             model.roi_pool(target_maps, [boxes_tensor(target_boxes, device)], [target_size])]  # 2 x [M, C, P, P]
+    vectors = F.normalize(torch.cat(views).flatten(1).float(), dim=1)  # [2M, C * P * P]
+    labels = torch.arange(count, device=vectors.device).repeat(2)  # [2M]
+    return batch_hard_triplet_loss(vectors, labels, margin=margin)
 
 
 def _objects_cascade_losses(model: SiamRCNN, example: PairExample, config: TrainingConfig,

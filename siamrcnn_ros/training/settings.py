@@ -243,6 +243,11 @@ class LossSettings:
         smooth_l1_beta: the smooth-L1 transition point (in encoded-delta units).
         hard_negative_scale: weight of the extra (hard) negatives in the classification loss relative to the
             sampled RoIs (SPEC §4: 0.12 in the reference); used only when they are given.
+        identity_weight: (joint phase, not in the paper) weight of ``loss_identity``, a batch-hard triplet loss
+            on the L2-normalised RoI features of the pair's reference objects in both frames, which teaches a
+            backbone trained from scratch to tell objects apart the way an ImageNet / COCO backbone already
+            does; needs ``pairs.objects_per_pair >= 2``. 0 = off.
+        identity_margin: the triplet margin on those unit vectors (Euclidean distance).
     """
 
     cls_weights: tuple[float, ...] = (1.0, 1.0, 1.0)
@@ -250,6 +255,8 @@ class LossSettings:
     box_loss: str = 'smooth_l1'
     smooth_l1_beta: float = 1.0 / 9
     hard_negative_scale: float = 0.12
+    identity_weight: float = 0.0
+    identity_margin: float = 0.2
 
     def __post_init__(self) -> None:
         if len(self.cls_weights) != len(self.box_weights) or not self.cls_weights:
@@ -257,6 +264,9 @@ class LossSettings:
                              f'and {self.box_weights}')
         if self.box_loss not in BOX_LOSSES:
             raise ValueError(f'loss.box_loss must be one of {BOX_LOSSES}, got {self.box_loss!r}')
+        if not self.identity_weight >= 0 or not self.identity_margin > 0:
+            raise ValueError(f'loss.identity_weight must be >= 0 and loss.identity_margin > 0, got '
+                             f'{self.identity_weight} and {self.identity_margin}')
 
 
 @dataclass(frozen=True)
@@ -366,6 +376,10 @@ class TrainingConfig:
                 raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
         if self.data_threads < 0:
             raise ValueError(f'data_threads must be >= 0, got {self.data_threads}')
+        if self.loss.identity_weight > 0 and (self.phase != 'joint' or self.pairs.objects_per_pair < 2):
+            raise ValueError('loss.identity_weight > 0 needs phase: joint (it trains the backbone) and '
+                             f'pairs.objects_per_pair >= 2 (negatives), got phase {self.phase!r} and '
+                             f'objects_per_pair {self.pairs.objects_per_pair}')
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible nested dict (tuples become lists); ``from_dict`` inverts it."""

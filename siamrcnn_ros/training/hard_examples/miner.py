@@ -150,6 +150,21 @@ def save_embedding(path: Path, network: EmbeddingNetwork, embeddings: np.ndarray
     save_file(tensors, str(path), metadata={'key': key})
 
 
+def load_embedding_network(path: str | Path, pooler_size: int) -> EmbeddingNetwork:
+    """The embedding network ``save_embedding`` wrote to ``path`` (e.g. ``<cache_dir>/embedding.safetensors``),
+    in eval mode on the CPU, for ``[B, C, pooler_size, pooler_size]`` RoI features; C and the widths are read
+    from the weights."""
+    with safe_open(str(path), framework='pt', device='cpu') as file:
+        names = file.keys()  # the safetensors handle itself is not iterable
+        weights = {key[len('network.'):]: file.get_tensor(key) for key in names if key.startswith('network.')}
+    if 'convs.0.weight' not in weights or 'fc.weight' not in weights:
+        raise ValueError(f'{path}: no embedding network in this file (expected network.* tensors)')
+    width, in_channels = weights['convs.0.weight'].shape[:2]
+    network = EmbeddingNetwork(in_channels, pooler_size, dim=weights['fc.weight'].shape[0], width=width)
+    network.load_state_dict(weights)
+    return network.eval()
+
+
 def _embedding_key(cache: FeatureCache, training: EmbeddingTraining) -> str:
     return json.dumps({'cache': cache.fingerprint, 'videos': list(cache.index.videos), 'rows': len(cache),
                        'stride': cache.frame_stride, 'training': repr(training)}, sort_keys=True)
