@@ -459,7 +459,8 @@ def test_joint_phase_identity_loss_enters_the_total_and_reaches_the_backbone(vid
     total, parts = joint_losses(trainer.model, example, config, torch_generator(config.seed, 0, 0))
     torch.manual_seed(0)
     plain_total, plain_parts = joint_losses(trainer.model, example, plain, torch_generator(config.seed, 0, 0))
-    assert 'loss_identity' in parts and 'loss_identity' not in plain_parts
+    assert 'loss_identity' in parts
+    assert 'loss_identity' not in plain_parts
     assert float(parts['loss_identity']) > 3.0
     assert float(total) == pytest.approx(float(plain_total) + 2.0 * float(parts['loss_identity']), rel=1e-5)
     # The identity loss alone moves the backbone: its gradient reaches the first convolution.
@@ -471,7 +472,8 @@ def test_joint_phase_identity_loss_enters_the_total_and_reaches_the_backbone(vid
                          trainer.model.backbone(target.tensor), target.resized_size, margin=5.0)
     loss.backward()
     first = next(p for name, p in trainer.model.named_parameters() if name.startswith('backbone.body.'))
-    assert first.grad is not None and float(first.grad.abs().sum()) > 0
+    assert first.grad is not None
+    assert float(first.grad.abs().sum()) > 0
 
 
 def test_head_phase_takes_the_detector_of_a_checkpoint_with_another_head(videos: list[AnnotatedVideo],
