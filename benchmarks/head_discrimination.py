@@ -105,9 +105,10 @@ def main(argv: list[str] | None = None) -> int:
                 features = model.roi_pool(frame.feature_maps, [to_resized(boxes, frame.image_size,
                                                                           frame.resized_size)], [frame.resized_size])
                 histograms = colour_histograms(image, boxes)  # [V, 128]
+                target = list(visible).index(0)  # the target's row
                 if t == 0:
-                    template = features[list(visible).index(0)][None]  # [1, C, P, P]
-                    template_histogram = histograms[list(visible).index(0)]
+                    template = features[target][None]  # [1, C, P, P]
+                    template_histogram = histograms[target]
                     template_embedding = None if embedding is None else embedding(template)[0]
                     scores['template itself'].append(float(model.head.target_probability(template, template)[0]))
                     continue
@@ -117,7 +118,6 @@ def main(argv: list[str] | None = None) -> int:
                               'colour histogram': torch.from_numpy(np.minimum(histograms, template_histogram).sum(1))}
                 if embedding is not None:
                     similarity['embedding'] = embedding(features) @ template_embedding  # [V]
-                target = list(visible).index(0)
                 for k in range(len(boxes)):
                     role = roles[visible[k]] if k < len(visible) else 'start location'
                     scores[role].append(float(probability[k]))

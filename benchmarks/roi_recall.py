@@ -110,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 visible_frames += 1
                 box = torch.as_tensor(xywh_to_xyxy(truth), dtype=torch.float32)
-                extra = tracker_model.last_extra if tracker is not None and tracker_model.last_extra is not None \
-                    else torch.zeros(0, 4)
+                extra = tracker_model.last_extra if tracker_model.last_extra is not None else torch.zeros(0, 4)
                 extra_sizes.append(len(extra))
                 extra_only += covered(extra, box, args.iou)
                 for count, model in with_counts.items():

@@ -443,7 +443,7 @@ def test_joint_phase_trains_everything_with_both_losses(videos: list[AnnotatedVi
 
 def test_joint_phase_identity_loss_enters_the_total_and_reaches_the_backbone(videos: list[AnnotatedVideo],
                                                                              tmp_path: Path) -> None:
-    from siamrcnn_ros.training.actors import identity_loss, joint_losses
+    from siamrcnn_ros.training.actors import _templates, identity_loss, joint_losses
     from siamrcnn_ros.training.examples import network_input, torch_generator
     with pytest.raises(ValueError, match='identity_weight'):
         tiny_config(tmp_path, phase='head', pairs={'objects_per_pair': 3}, loss={'identity_weight': 1.0})
@@ -468,8 +468,9 @@ def test_joint_phase_identity_loss_enters_the_total_and_reaches_the_backbone(vid
     transform, device = trainer.model.config.transform, trainer.model.device
     reference = network_input(example.reference_image, transform, device)
     target = network_input(example.target_image, transform, device)
-    loss = identity_loss(trainer.model, example, trainer.model.backbone(reference.tensor), reference.resized_size,
-                         trainer.model.backbone(target.tensor), target.resized_size, margin=5.0)
+    templates = _templates(trainer.model, example, trainer.model.backbone(reference.tensor), reference.resized_size)
+    loss = identity_loss(trainer.model, example, templates, trainer.model.backbone(target.tensor),
+                         target.resized_size, margin=5.0)
     loss.backward()
     first = next(p for name, p in trainer.model.named_parameters() if name.startswith('backbone.body.'))
     assert first.grad is not None

@@ -56,8 +56,9 @@ def head_losses(model: SiamRCNN, example: PairExample, config: TrainingConfig, g
         target = network_input(example.target_image, transform, device)
         target_maps = model.backbone(target.tensor)
         proposals = propose(model.rpn, target.tensor, target.resized_size, target_maps)  # [P, 4]
-    parts = _objects_cascade_losses(model, example, config, generator, reference_maps, reference.resized_size,
-                                    target_maps, target.resized_size, proposals, extra_negative_features)
+    templates = _templates(model, example, reference_maps, reference.resized_size)
+    parts = _objects_cascade_losses(model, example, config, generator, templates, target_maps, target.resized_size,
+                                    proposals, extra_negative_features)
     return weighted_total(parts, config.loss), parts
 
 
@@ -80,57 +81,62 @@ def joint_losses(model: SiamRCNN, example: PairExample, config: TrainingConfig,
     with torch.no_grad():
         detached = OrderedDict((name, value.detach()) for name, value in target_maps.items())
         proposals = propose(model.rpn, target.tensor, target.resized_size, detached)  # [P, 4]
-    parts = _objects_cascade_losses(model, example, config, generator, reference_maps, reference.resized_size,
-                                    target_maps, target.resized_size, proposals, None)
+    templates = _templates(model, example, reference_maps, reference.resized_size)
+    parts = _objects_cascade_losses(model, example, config, generator, templates, target_maps, target.resized_size,
+                                    proposals, None)
     total = weighted_total(parts, config.loss) + rpn_total
     parts.update(rpn_parts)
     if config.loss.identity_weight > 0:
-        parts['loss_identity'] = identity_loss(model, example, reference_maps, reference.resized_size, target_maps,
-                                               target.resized_size, config.loss.identity_margin)
+        parts['loss_identity'] = identity_loss(model, example, templates, target_maps, target.resized_size,
+                                               config.loss.identity_margin)
         total = total + config.loss.identity_weight * parts['loss_identity']
     return total, parts
 
 
-def identity_loss(model: SiamRCNN, example: PairExample, reference_maps: OrderedDict[str, Tensor],
-                  reference_size: tuple[int, int], target_maps: OrderedDict[str, Tensor],
+def identity_loss(model: SiamRCNN, example: PairExample, templates: Tensor, target_maps: OrderedDict[str, Tensor],
                   target_size: tuple[int, int], margin: float) -> Tensor:
     """Batch-hard triplet loss on the RoI features of the example's reference objects in both frames.
 
     Each of the ``M`` objects appears twice (reference and target frame); its ``[C * P * P]`` RoI features,
     flattened and L2-normalised, should lie closer to its other view than to any view of the other objects
-    by ``margin``. Gradients reach the backbone and FPN through both frames' maps. 0 when ``M < 2``.
+    by ``margin``. Gradients reach the backbone and FPN through both frames' maps. 0 (with a graph) when
+    ``M < 2``: no anchor has a negative.
+
+    Args:
+        templates: ``[M, C, P, P]`` the objects' RoI features in the reference frame (``_templates``).
+        target_maps: the target frame's FPN maps; target_size: its resized ``(h, w)``, pixels.
 
     Returns:
         A float32 scalar.
     """
-    device = model.device
     count = len(example)
-    if count < 2:
-        return reference_maps[next(iter(reference_maps))].sum() * 0.0
     target_boxes = np.stack([example.object(index)[1] for index in range(count)])  # [M, 4] xyxy pixels
-    views = [model.roi_pool(reference_maps, [boxes_tensor(example.reference_boxes, device)], [reference_size]),
-             model.roi_pool(target_maps, [boxes_tensor(target_boxes, device)], [target_size])]  # 2 x [M, C, P, P]
-    vectors = F.normalize(torch.cat(views).flatten(1).float(), dim=1)  # [2M, C * P * P]
+    target_views = model.roi_pool(target_maps, [boxes_tensor(target_boxes, model.device)], [target_size])
+    vectors = F.normalize(torch.cat([templates, target_views]).flatten(1).float(), dim=1)  # [2M, C * P * P]
     labels = torch.arange(count, device=vectors.device).repeat(2)  # [2M]
     return batch_hard_triplet_loss(vectors, labels, margin=margin)
 
 
+def _templates(model: SiamRCNN, example: PairExample, reference_maps: OrderedDict[str, Tensor],
+               reference_size: tuple[int, int]) -> Tensor:
+    """``[M, C, P, P]`` RoI features of the example's reference objects in the reference frame (resized
+    ``(h, w)`` = ``reference_size``); with gradient when the maps have one."""
+    return model.roi_pool(reference_maps, [boxes_tensor(example.reference_boxes, model.device)], [reference_size])
+
+
 def _objects_cascade_losses(model: SiamRCNN, example: PairExample, config: TrainingConfig,
-                            generator: torch.Generator, reference_maps: OrderedDict[str, Tensor],
-                            reference_size: tuple[int, int], target_maps: OrderedDict[str, Tensor],
+                            generator: torch.Generator, templates: Tensor, target_maps: OrderedDict[str, Tensor],
                             target_size: tuple[int, int], proposals: Tensor,
                             extra_negative_features: Tensor | None) -> dict[str, Tensor]:
     """Mean over the example's reference objects of ``cascade_losses``, each object against its own target box
     (the other visible objects are its distractors); hard negatives go to the first object only.
 
     Args:
-        reference_maps / target_maps: the FPN maps of the two frames (with or without gradient).
-        reference_size / target_size: ``(h, w)`` of the resized frames, pixels.
+        templates: ``[M, C, P, P]`` the reference objects' features (``_templates``).
+        target_maps: the target frame's FPN maps (with or without gradient); target_size: its resized ``(h, w)``.
         proposals: ``[P, 4]`` float xyxy RPN proposals of the target frame, no gradient.
     """
     device = model.device
-    templates = model.roi_pool(reference_maps, [boxes_tensor(example.reference_boxes, device)],
-                               [reference_size])  # [M, C, P, P]
 
     def pool(boxes: Tensor) -> Tensor:
         return model.roi_pool(target_maps, [boxes.float()], [target_size])
