@@ -9,7 +9,8 @@ window) can be checked against it. It shares no code with the package except the
 Conventions it has to share with ``TDPA`` to be comparable (documented in ``tdpa.py``):
 ties of argmax θ go to the lowest tracklet id (ids in creation order, detections in index order);
 b may precede a iff ``1 <= start(a) - end(b) <= max_gap``; θ = −inf where no track from a_ff
-reaches a tracklet; θ[a_ff] = 0; the presence confidence is
+reaches a tracklet; θ[a_ff] = 0; a detection with ``ff_score < ff_min_score`` never extends a_ff; the
+presence confidence is
 ``w_ff * max ff_score(â) + (1 - w_ff) * max ff_tracklet_score(â)``, clipped to [0, 1].
 """
 from __future__ import annotations
@@ -105,8 +106,10 @@ class ReferenceTDPA:
                 best = column.index(s1)  # d̂_{t-1}: the first maximum
                 s2 = max((float(scores[best, c]) for c in range(num_dets) if c != d), default=-math.inf)
                 s3 = max((column[r] for r in range(len(previous)) if r != best), default=-math.inf)
-                if s1 > alpha and s2 <= s1 - beta and s3 <= s1 - beta:
-                    target = previous[best]
+                target = previous[best]
+                # TDPASettings.ff_min_score: a_ff takes only detections that still look like the given box.
+                gated = target.tracklet_id == 0 and ff_scores[d] < self.settings.ff_min_score
+                if s1 > alpha and s2 <= s1 - beta and s3 <= s1 - beta and not gated:
                     if target.end == t:
                         raise AssertionError(f'frame {t}: two detections extend tracklet {target.tracklet_id}')
                     target.add(boxes[d], ff_scores[d], ff_tracklet_scores[d], features[d])

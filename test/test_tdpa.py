@@ -225,6 +225,60 @@ def test_target_absent_for_300_frames_while_a_distractor_stays() -> None:
     assert results[399].selected.theta == pytest.approx(7.0 * loc + 0.1 * 0.9 + 0.9 * 0.9)
 
 
+def drift_frames() -> list[dict[str, np.ndarray]]:
+    """A sits at (100, 200) for frames 1-5, then moves 300 px right in one frame (out of γ) and stays;
+    from frame 6 a look-alike patch N is uncovered 10 px from where A was."""
+    frames = [{'A': box(100, 200)} for _ in range(1, 6)]
+    frames += [{'A': box(400, 200), 'N': box(110, 200)} for _ in range(6, 40)]
+    return frames
+
+
+def appearance_an(ref: str, det: str) -> float:
+    return 0.9 if ref == det else 0.8  # a weak pair head: N passes alpha against A
+
+
+@pytest.mark.parametrize('ff_min_score', [0.0, 0.5])
+def test_first_frame_tracklet_carried_onto_a_look_alike(ff_min_score: float) -> None:
+    frames = drift_frames()
+    tdpa = started(box(100, 200), TDPASettings(ff_min_score=ff_min_score))
+    results = run_scenario(tdpa, frames, appearance_an, ff={'A': 0.9, 'N': 0.3}, ff_tracklet={'A': 0.9, 'N': 0.3})
+    for t in range(1, 6):
+        assert results[t - 1].selected.tracklet_id == FF_TRACKLET_ID
+    if ff_min_score == 0.0:
+        # The paper's rule: N extends a_ff (the only reference within γ, pair score 0.8 > alpha). While
+        # a_ff is active no other tracklet is reachable, so N is the answer from then on, with confidence 1.
+        for t in range(6, 40):
+            result = results[t - 1]
+            assert result.selected.tracklet_id == FF_TRACKLET_ID, f'frame {t}'
+            np.testing.assert_array_equal(result.box, frames[t - 1]['N'])
+            assert result.confidence == 1.0
+    else:
+        # N's ff_score 0.3 < 0.5 ends a_ff at frame 5: A's new tracklet (unary 0.9 per frame) pays the
+        # 300-px jump (w_loc * loc_score = -0.82) and overtakes N's (0.3 per frame) at its second frame.
+        assert results[5].selected.start_frame == 6
+        for t in range(7, 40):
+            result = results[t - 1]
+            np.testing.assert_array_equal(result.box, frames[t - 1]['A'], err_msg=f'frame {t}')
+            assert result.selected.start_frame == 6
+            assert result.confidence == pytest.approx(0.1 * 0.9 + 0.9 * 0.9)
+
+
+def test_ff_min_score_gates_only_the_first_frame_tracklet() -> None:
+    # Another tracklet is extended by a detection with a low ff_score; a_ff is not.
+    tdpa = started(box(100, 100), TDPASettings(ff_min_score=0.5))
+    step(tdpa, [box(102, 100), box(400, 100)], [[0.9, NO]], ff=[0.8, 0.1])
+    assert tdpa.references.tracklet_ids.tolist() == [FF_TRACKLET_ID, 1]
+    step(tdpa, [box(104, 100), box(402, 100)], [[0.9, NO], [NO, 0.9]], ff=[0.4, 0.1])
+    # a_ff (ff 0.4 < 0.5) ended; the other tracklet (ff 0.1) was extended all the same.
+    assert tdpa.references.tracklet_ids.tolist() == [2, 1]
+
+
+@pytest.mark.parametrize('bad', [-0.1, 1.5, float('nan')])
+def test_ff_min_score_must_be_a_probability(bad: float) -> None:
+    with pytest.raises(ValueError, match='ff_min_score'):
+        TDPASettings(ff_min_score=bad)
+
+
 @pytest.mark.parametrize(('gap', 'followed'), [(10, True), (11, False)])
 def test_maximum_gap_between_consecutive_tracklets(gap: int, followed: bool) -> None:
     max_gap = 10

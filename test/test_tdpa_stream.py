@@ -29,6 +29,7 @@ class Comparison:
     theta_ties: int = 0  # frames where the maximum θ is reached by several tracklets
     max_window: int = 0
     tracklets: int = 0
+    ff_frames: int = 0  # frames after init in which a_ff was still extended
 
 
 def _quantised(values: np.ndarray, steps: int | None) -> np.ndarray:
@@ -95,6 +96,7 @@ def _compare_with_reference(settings: TDPASettings, seed: int, num_frames: int,
 
         seen.frames += 1
         seen.absent_frames += not result.present
+        seen.ff_frames += 0 in refs.tracklet_ids
         seen.selection_switches += selected.tracklet_id != previous_selected
         previous_selected = selected.tracklet_id
         best = max(expected.thetas.values())
@@ -120,6 +122,14 @@ def test_identical_to_brute_force_reference_with_ties() -> None:
     seen = _compare_with_reference(settings, seed=2, num_frames=800, steps=4)
     assert seen.theta_ties >= 5
     assert seen.selection_switches > 10
+
+
+def test_identical_to_brute_force_reference_with_the_first_frame_gate() -> None:
+    # ff_min_score ends a_ff where the paper's rule would extend it; both implementations must agree,
+    # and the gate must change the outcome on this stream (else it was not exercised).
+    gated = _compare_with_reference(TDPASettings(max_gap=40, ff_min_score=0.9), seed=6, num_frames=400)
+    plain = _compare_with_reference(TDPASettings(max_gap=40), seed=6, num_frames=400)
+    assert 0 < gated.ff_frames < plain.ff_frames
 
 
 def test_identical_to_brute_force_reference_with_reference_max_gap() -> None:

@@ -25,6 +25,14 @@ class TDPASettings:
         max_gap: maximum temporal gap, in frames, between a tracklet ``b`` and a successor ``a`` in a
             track: ``b`` may precede ``a`` iff ``1 <= start(a) - end(b) <= max_gap``, where ``end`` is
             the frame of the last detection (a tracklet that starts right after ``b`` ends has gap 1).
+        ff_min_score: the first-frame tracklet ``a_ff`` is extended only by a detection whose
+            ``ff_score`` is at least this; a detection that would extend it with a lower score starts a
+            new tracklet instead and ``a_ff`` ends. 0 (the default) is the paper's rule, which extends
+            ``a_ff`` like any other tracklet. Not in the paper: every track starts with the whole of
+            ``a_ff``, so an ``a_ff`` carried onto another object by one wrong pair score (a neighbour
+            that looks alike) takes every track with it, for as long as that object stays in view,
+            with confidence 1; this gate ends ``a_ff`` as soon as its detections stop looking like the
+            given box.
     """
 
     alpha: float = 0.3
@@ -32,6 +40,7 @@ class TDPASettings:
     w_ff: float = 0.1
     w_loc: float = 7.0
     max_gap: int = 1500
+    ff_min_score: float = 0.0
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.alpha):
@@ -44,6 +53,8 @@ class TDPASettings:
             raise ValueError(f'w_loc must be finite and >= 0, got {self.w_loc}')
         if isinstance(self.max_gap, bool) or not isinstance(self.max_gap, int) or self.max_gap < 1:
             raise ValueError(f'max_gap must be an int >= 1 (frames), got {self.max_gap!r}')
+        if not 0.0 <= self.ff_min_score <= 1.0:
+            raise ValueError(f'ff_min_score must be in [0, 1], got {self.ff_min_score}')
 
 
 @dataclass(frozen=True)

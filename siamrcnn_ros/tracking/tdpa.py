@@ -195,6 +195,8 @@ class TDPA:
         frame = self._frame + 1
 
         rows = associate(scores, settings.alpha, settings.beta)  # Alg. 1, lines 7-19
+        if self._ff_row >= 0 and settings.ff_min_score > 0:  # the a_ff gate (TDPASettings.ff_min_score)
+            rows[(rows == self._ff_row) & (detections.ff_scores < settings.ff_min_score)] = -1
         extends = rows >= 0
         ext_dets, new_dets = np.flatnonzero(extends), np.flatnonzero(~extends)
         ext_rows = rows[ext_dets]
