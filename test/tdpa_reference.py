@@ -134,7 +134,7 @@ class ReferenceTDPA:
                 continue
             unary = 0.0
             for ff, fft in zip(a.ff_scores, a.ff_tracklet_scores, strict=True):
-                unary += w_ff * ff + (1.0 - w_ff) * fft  # Eq. 2
+                unary += w_ff * ff + (1.0 - w_ff) * fft - self.settings.unary_offset  # Eq. 2 (offset 0 = paper)
             # Predecessors: ended before a started, within the maximum gap. They all started before a,
             # so their θ is already final in this pass (ids are in start order).
             gap = a.start - ends[:a.tracklet_id]

@@ -273,10 +273,47 @@ def test_ff_min_score_gates_only_the_first_frame_tracklet() -> None:
     assert tdpa.references.tracklet_ids.tolist() == [2, 1]
 
 
+def patch_frames() -> list[dict[str, np.ndarray]]:
+    """A leaves at frame 3 and is back 100 px away at frame 10; from frame 3 a background patch P sits where
+    A was. A is re-detected only in every other frame (a weak detector), P in every frame."""
+    frames = [{'A': box(100, 200)} for _ in range(1, 3)]
+    for t in range(3, 80):
+        objects = {'P': box(100, 200)}
+        if t >= 10 and t % 2 == 0:
+            objects['A'] = box(200, 200)
+        frames.append(objects)
+    return frames
+
+
+def appearance_ap(ref: str, det: str) -> float:
+    return 0.9 if ref == det else 0.1
+
+
+@pytest.mark.parametrize('unary_offset', [0.0, 0.5])
+def test_a_persistent_background_patch_against_an_intermittent_target(unary_offset: float) -> None:
+    frames = patch_frames()
+    tdpa = started(box(100, 200), TDPASettings(w_ff=1.0, unary_offset=unary_offset))
+    results = run_scenario(tdpa, frames, appearance_ap, ff={'A': 0.7, 'P': 0.4}, ff_tracklet={'A': 0.7, 'P': 0.4})
+    late = [(t, results[t - 1]) for t in range(60, 80)]
+    if unary_offset == 0.0:
+        # The paper's Eq. 2: P adds 0.4 per frame in one unbroken tracklet, A 0.7 every other frame in
+        # one-frame tracklets (0.35 per frame): P wins.
+        for t, result in late:
+            np.testing.assert_array_equal(result.box, box(100, 200), err_msg=f'frame {t}')
+            assert result.present
+    else:
+        # Offset 0.5: P's frames count -0.1 each and A's +0.2, so the best track skips P and collects A;
+        # in A's missing frames the object is reported absent, at A's last box.
+        for t, result in late:
+            np.testing.assert_array_equal(result.box, box(200, 200), err_msg=f'frame {t}')
+            assert result.present == (t % 2 == 0), f'frame {t}'
+
+
 @pytest.mark.parametrize('bad', [-0.1, 1.5, float('nan')])
-def test_ff_min_score_must_be_a_probability(bad: float) -> None:
-    with pytest.raises(ValueError, match='ff_min_score'):
-        TDPASettings(ff_min_score=bad)
+@pytest.mark.parametrize('name', ['ff_min_score', 'unary_offset'])
+def test_gate_and_offset_must_be_probabilities(name: str, bad: float) -> None:
+    with pytest.raises(ValueError, match=name):
+        TDPASettings(**{name: bad})
 
 
 @pytest.mark.parametrize(('gap', 'followed'), [(10, True), (11, False)])

@@ -132,6 +132,14 @@ def test_identical_to_brute_force_reference_with_the_first_frame_gate() -> None:
     assert 0 < gated.ff_frames < plain.ff_frames
 
 
+def test_identical_to_brute_force_reference_with_a_unary_offset() -> None:
+    # With an offset, θ falls along tracks through low-scoring detections: the target is reported absent
+    # more often, and both implementations must agree on every θ all the same.
+    offset = _compare_with_reference(TDPASettings(max_gap=40, unary_offset=0.5), seed=7, num_frames=400)
+    plain = _compare_with_reference(TDPASettings(max_gap=40), seed=7, num_frames=400)
+    assert offset.absent_frames > plain.absent_frames
+
+
 def test_identical_to_brute_force_reference_with_reference_max_gap() -> None:
     seen = _compare_with_reference(TDPASettings(), seed=5, num_frames=600)
     assert seen.absent_frames > 20

@@ -219,7 +219,7 @@ class TDPA:
         start.fill(frame)
         start[ext_dets] = self._start[ext_rows]
         # Eq. 2: this frame's term, added to the sum of the tracklet's earlier terms (in frame order).
-        unary = settings.w_ff * ff + (1.0 - settings.w_ff) * ff_tracklet
+        unary = settings.w_ff * ff + (1.0 - settings.w_ff) * ff_tracklet - settings.unary_offset
         unary[ext_dets] += self._unary[ext_rows]
         maxima = np.stack((ff, ff_tracklet), axis=1)  # [D, 2]
         maxima[ext_dets] = np.maximum(maxima[ext_dets], self._maxima[ext_rows])
