@@ -461,8 +461,9 @@ def test_joint_phase_identity_loss_enters_the_total_and_reaches_the_backbone(vid
     plain_total, plain_parts = joint_losses(trainer.model, example, plain, torch_generator(config.seed, 0, 0))
     assert 'loss_identity' in parts
     assert 'loss_identity' not in plain_parts
-    assert float(parts['loss_identity']) > 3.0
-    assert float(total) == pytest.approx(float(plain_total) + 2.0 * float(parts['loss_identity']), rel=1e-5)
+    identity = parts['loss_identity'].item()
+    assert identity > 3.0
+    assert total.item() == pytest.approx(plain_total.item() + 2.0 * identity, rel=1e-5)
     # The identity loss alone moves the backbone: its gradient reaches the first convolution.
     trainer.model.zero_grad()
     transform, device = trainer.model.config.transform, trainer.model.device
