@@ -82,13 +82,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--proposals', type=int, default=None,
                         help="RPN proposals per frame (per level before NMS and in total) instead of the checkpoint's")
     parser.add_argument('--tdpa', action='append', default=[], metavar='NAME=VALUE',
-                        help='a TDPA parameter other than the reference value, e.g. w_ff=0.5 (repeatable; '
-                             'choose on the val split, report on test and lasot)')
+                        help='a TDPA parameter other than the reference value, e.g. w_ff=0.5 or max_gap=500 '
+                             '(repeatable; choose on the val split or on the long-term videos of a world with '
+                             'another --seed, report on test and lasot)')
     args = parser.parse_args(argv)
     try:
-        changes = {name: float(value) for name, value in (item.split('=', 1) for item in args.tdpa)}
-        tdpa = dataclasses.replace(TDPASettings(), **changes)
-    except (ValueError, TypeError) as error:
+        reference = TDPASettings()
+        # Each value takes the type of the field it replaces (max_gap is an int, the others floats).
+        changes = {name: type(getattr(reference, name))(value)
+                   for name, value in (item.split('=', 1) for item in args.tdpa)}
+        tdpa = dataclasses.replace(reference, **changes)
+    except (ValueError, TypeError, AttributeError) as error:
         print(f'synthetic_tracking: bad --tdpa {args.tdpa}: {error}', file=sys.stderr)
         return 2
     splits = [s.strip() for s in args.splits.split(',') if s.strip()]
