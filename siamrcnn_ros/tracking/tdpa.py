@@ -27,6 +27,9 @@ Choices where the paper and SPEC leave details open (all checked by test/test_td
   tracklet preceded only by ``a_ff`` gets ``unary(a) + w_loc * loc_score(a_ff, a)``.
 * ``a_ff`` is an ordinary tracklet (its first detection is the given box, ff scores 1) that can be
   extended; only its θ is pinned to 0 (§3.3: "θ[a_ff] = 0"), also while it is extended.
+* Two options beyond the paper, both off by default (``TDPASettings``): ``ff_min_score`` refuses an
+  extension of ``a_ff`` by a detection whose ff_score is below it (``a_ff`` then ends and the detection
+  starts a tracklet), and ``unary_offset`` is subtracted from every detection's term of Eq. 2.
 * Selection: â = argmax θ over every tracklet since ``init``; ties go to the oldest (lowest id).
   The best ended tracklet is kept as a running record, so dropping tracklets from the window never
   changes the selection.
