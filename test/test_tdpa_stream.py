@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from tdpa_reference import ReferenceTDPA
 
-from siamrcnn_ros.tracking import TDPA, Detections, TDPASettings
+from siamrcnn_ros.tracking import FF_TRACKLET_ID, TDPA, Detections, TDPASettings
 from siamrcnn_ros.tracking.synthetic import RandomScene, SyntheticFrame, embedding_pair_scores, track_frame
 
 # A sparse scene: few tracklets per frame keep the quadratic reference affordable, many misses and
@@ -96,7 +96,7 @@ def _compare_with_reference(settings: TDPASettings, seed: int, num_frames: int,
 
         seen.frames += 1
         seen.absent_frames += not result.present
-        seen.ff_frames += 0 in refs.tracklet_ids
+        seen.ff_frames += FF_TRACKLET_ID in refs.tracklet_ids
         seen.selection_switches += selected.tracklet_id != previous_selected
         previous_selected = selected.tracklet_id
         best = max(expected.thetas.values())

@@ -53,16 +53,14 @@ class TDPASettings:
             raise ValueError(f'alpha must be finite, got {self.alpha}')
         if not (math.isfinite(self.beta) and self.beta > 0):
             raise ValueError(f'beta must be finite and > 0, got {self.beta}')
-        if not 0.0 <= self.w_ff <= 1.0:
-            raise ValueError(f'w_ff must be in [0, 1], got {self.w_ff}')
+        for name in ('w_ff', 'ff_min_score', 'unary_offset'):  # weights and scores: probabilities
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f'{name} must be in [0, 1], got {value}')
         if not (math.isfinite(self.w_loc) and self.w_loc >= 0):
             raise ValueError(f'w_loc must be finite and >= 0, got {self.w_loc}')
         if isinstance(self.max_gap, bool) or not isinstance(self.max_gap, int) or self.max_gap < 1:
             raise ValueError(f'max_gap must be an int >= 1 (frames), got {self.max_gap!r}')
-        if not 0.0 <= self.ff_min_score <= 1.0:
-            raise ValueError(f'ff_min_score must be in [0, 1], got {self.ff_min_score}')
-        if not 0.0 <= self.unary_offset <= 1.0:
-            raise ValueError(f'unary_offset must be in [0, 1], got {self.unary_offset}')
 
 
 @dataclass(frozen=True)
