@@ -255,3 +255,55 @@ def test_checkpoint_of_another_preset_is_refused(tmp_path) -> None:
     with pytest.raises(CheckpointError, match=r'wide\.safetensors.*head\.representation_size'):
         build_model(get_preset('demo'), checkpoint=path, device='cpu')
 
+
+
+# head.pixel_rois: the box's own pixels appended to its RoI features ------------------------------------
+
+
+def seeded_model(**overrides: object) -> SiamRCNN:
+    """A randomly initialised demo model; the same seed gives the same backbone and RPN whatever the head."""
+    torch.manual_seed(0)
+    return build_model(get_preset('demo', **overrides), checkpoint=None, device='cpu')
+
+
+def test_pixel_rois_append_the_normalised_colours_inside_the_box(frames) -> None:
+    plain, pixels = seeded_model(), seeded_model(**{'head.pixel_rois': True})
+    assert pixels.feature_channels == CHANNELS + 3
+    image = frames[0].copy()
+    colour = (200, 40, 90)
+    image[60:200, 100:260] = colour  # a flat patch; the box below lies well inside it
+    box = torch.tensor([[120.0, 80.0, 240.0, 180.0]])
+    frame = pixels.extract(image)
+    assert 'image' in frame.feature_maps
+    template = pixels.template(frame, box)  # [1, C + 3, P, P]
+    assert template.shape == (1, CHANNELS + 3, POOL, POOL)
+    config = pixels.config.transform
+    expected = [(c - m) / s for c, m, s in zip(colour, config.image_mean, config.image_std, strict=True)]
+    for channel, value in enumerate(expected):
+        assert torch.allclose(template[0, CHANNELS + channel], torch.full((POOL, POOL), value), atol=0.02)
+    # The FPN part and the RPN are those of the same weights without the option.
+    plain_frame = plain.extract(image)
+    assert torch.equal(frame.proposals, plain_frame.proposals)
+    assert torch.allclose(template[:, :CHANNELS], plain.template(plain_frame, box), atol=1e-6)
+    # A box on another colour pools other pixels, so the head can tell them apart.
+    elsewhere = pixels.template(frame, torch.tensor([[400.0, 20.0, 470.0, 100.0]]))
+    assert not torch.allclose(elsewhere[0, CHANNELS:], template[0, CHANNELS:], atol=0.1)
+
+
+def test_pixel_rois_redetect_and_pair_scores_run_on_the_wider_features(frames) -> None:
+    model = seeded_model(**{'head.pixel_rois': True, 'head.score_thresh': 0.0})
+    first = model.extract(frames[0])
+    template = model.template(first, BOX[None])
+    assert model.head.stages[0].conv_reduce.in_channels == 2 * (CHANNELS + 3)
+    found = model.redetect(model.extract(frames[1]), template)
+    assert len(found.boxes) > 0
+    assert found.features.shape[1:] == (CHANNELS + 3, POOL, POOL)
+    assert torch.isfinite(found.scores).all()
+
+
+def test_pixel_rois_without_the_image_in_the_maps_is_a_clear_error(frames) -> None:
+    model = seeded_model(**{'head.pixel_rois': True})
+    frame = model.extract(frames[0])
+    levels = type(frame.feature_maps)((k, v) for k, v in frame.feature_maps.items() if k != 'image')
+    with pytest.raises(KeyError, match='pixel_rois needs the network input'):
+        model.roi_pool(levels, [BOX[None]], [frame.resized_size])

@@ -1,6 +1,7 @@
 """Training (issue 6, SPEC §4): settings, pairs, augmentations, cascade losses, trainer, resume, siamrcnn-train."""
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -499,6 +500,28 @@ def test_head_phase_takes_the_detector_of_a_checkpoint_with_another_head(videos:
     other = {**model, 'overrides': {**model['overrides'], 'rpn.post_nms_top_n': 20}}
     with pytest.raises(CheckpointError, match=r'rpn\.post_nms_top_n'):
         Trainer(tiny_config(tmp_path / 'other', model=other), datasets=[videos])
+
+
+def test_pixel_rois_head_starts_from_a_plain_detector_and_joint_phase_trains(videos: list[AnnotatedVideo],
+                                                                             tmp_path: Path) -> None:
+    from siamrcnn_ros.model.checkpoints import save_checkpoint
+    detector = Trainer(tiny_config(tmp_path / 'detector', phase='detector', steps=2), datasets=[videos])
+    detector.run(progress=False)
+    path = tmp_path / 'detector.safetensors'
+    save_checkpoint(path, detector.model, detector.model_config)
+    pixels = {**TINY_MODEL, 'overrides': {**TINY_MODEL['overrides'], 'head.pixel_rois': True}}
+    head = Trainer(tiny_config(tmp_path / 'head', model={**pixels, 'init_checkpoint': str(path)}, steps=2),
+                   datasets=[videos])
+    # conv_reduce takes [t, r] with 32 FPN + 3 pixel channels each and gives 35.
+    assert head.model.head.stages[0].conv_reduce.weight.shape == (35, 2 * 35, 1, 1)
+    assert torch.equal(head.model.state_dict()['backbone.fpn.layer_blocks.0.0.weight'],
+                       detector.model.state_dict()['backbone.fpn.layer_blocks.0.0.weight'])
+    result = head.run(progress=False)
+    assert all(math.isfinite(row['total']) for row in result.history)
+    # The joint phase feeds the image to the RoI pooling and only the FPN levels to the RPN's losses.
+    joint = Trainer(tiny_config(tmp_path / 'joint', model=pixels, phase='joint', steps=2), datasets=[videos])
+    rows = joint.run(progress=False).history
+    assert all(math.isfinite(row['total']) and row['loss_objectness'] > 0 for row in rows)
 
 
 def test_trainer_checks_stage_count(videos: list[AnnotatedVideo], tmp_path: Path) -> None:

@@ -112,6 +112,9 @@ class HeadConfig:
             (the paper: ``[t, r]``, 2C channels) or ``'concat_product'`` (ours: ``[t, r, t * r]``, 3C
             channels; the element-wise product hands the head a correlation it would otherwise have to learn,
             which a head trained briefly on features learnt from scratch does not).
+        pixel_rois: ours, off in every preset: every RoI's features also get the RoIAlign of the normalised
+            network input (3 more channels, ``roi_pooling.py``), so the head sees the box's colours, which
+            features learnt from scratch lose (look-alikes a few degrees of hue apart).
     """
 
     head_type: str = '4conv1fc_gn'
@@ -127,6 +130,7 @@ class HeadConfig:
     score_thresh: float = 0.005
     max_extra_boxes: int = 100
     fusion: str = 'concat'
+    pixel_rois: bool = False
 
     def __post_init__(self) -> None:
         if self.head_type not in HEAD_TYPES:

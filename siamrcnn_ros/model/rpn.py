@@ -19,6 +19,7 @@ from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead, concat_box_prediction_layers
 
 from siamrcnn_ros.model.config import RPNConfig
+from siamrcnn_ros.model.roi_pooling import fpn_levels
 
 # Training-time settings of torchvision's Faster R-CNN; unused at inference, needed by the constructor.
 _FG_IOU, _BG_IOU, _BATCH_PER_IMAGE, _POSITIVE_FRACTION = 0.7, 0.3, 256, 0.5
@@ -66,7 +67,7 @@ def propose(rpn: RegionProposalNetwork, image: Tensor, resized_size: tuple[int, 
     and the global top-n, exactly as torchvision's RPN in eval mode. The filtering and NMS make
     output sizes data-dependent, hence host syncs on CUDA (unavoidable without padding to a fixed size).
     """
-    maps = list(features.values())
+    maps = list(fpn_levels(features).values())
     objectness, deltas = rpn.head(maps)
     device = maps[0].device
     with torch.autocast(device.type, enabled=False):

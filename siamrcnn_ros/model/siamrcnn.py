@@ -26,7 +26,6 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torchvision.ops import MultiScaleRoIAlign
 
 from siamrcnn_ros.model.backbone import build_backbone, feature_levels
 from siamrcnn_ros.model.checkpoints import load_checkpoint_into, read_checkpoint
@@ -36,6 +35,7 @@ from siamrcnn_ros.model.detector_weights import load_detector_weights
 from siamrcnn_ros.model.head import CascadeRedetectionHead, postprocess
 from siamrcnn_ros.model.pairs import score_pairs
 from siamrcnn_ros.model.preprocessing import NetworkInput, preprocess, to_original, to_resized
+from siamrcnn_ros.model.roi_pooling import IMAGE_KEY, RoIFeaturePooler
 from siamrcnn_ros.model.rpn import build_rpn, propose
 
 # Autocast dtype on CUDA per ``precision``; None = float32 throughout.
@@ -93,9 +93,10 @@ class SiamRCNN(nn.Module):
     """Backbone + FPN, RPN, multi-scale RoIAlign and the Siamese cascade head (SPEC §2), random weights.
 
     Submodules (parameter names as in torchvision's Faster R-CNN for the first two):
-    ``backbone`` (``backbone.py``), ``rpn`` (``rpn.py``), ``roi_pool`` (torchvision's
-    ``MultiScaleRoIAlign`` over the FPN levels without ``'pool'``, ``P x P`` output, level by box
-    size as in FPN), ``head`` (``CascadeRedetectionHead``). Preprocessing (``preprocessing.py``)
+    ``backbone`` (``backbone.py``), ``rpn`` (``rpn.py``), ``roi_pool`` (``roi_pooling.RoIFeaturePooler``:
+    torchvision's ``MultiScaleRoIAlign`` over the FPN levels without ``'pool'``, ``P x P`` output, level by
+    box size as in FPN, plus the box's pixels with ``head.pixel_rois``), ``head``
+    (``CascadeRedetectionHead``). Preprocessing (``preprocessing.py``)
     holds no weights and is a function of ``config.transform``.
 
     The backbone and the RPN are frozen (``requires_grad`` False) and stay in eval mode even after
@@ -119,10 +120,10 @@ class SiamRCNN(nn.Module):
         self.rpn = build_rpn(config.rpn, in_channels=channels, num_levels=levels)
         self.rpn.requires_grad_(False)
         # RoIAlign on the FPN levels proper; the extra max-pooled level ('pool') serves only the RPN.
-        self.roi_pool = MultiScaleRoIAlign([str(level) for level in range(levels - 1)],
-                                           output_size=config.head.pooler_size,
-                                           sampling_ratio=config.head.sampling_ratio)
-        self.head = CascadeRedetectionHead(config.head, channels)
+        self.roi_pool = RoIFeaturePooler([str(level) for level in range(levels - 1)],
+                                         output_size=config.head.pooler_size,
+                                         sampling_ratio=config.head.sampling_ratio, pixel_rois=config.head.pixel_rois)
+        self.head = CascadeRedetectionHead(config.head, channels + self.roi_pool.extra_channels)
         self.backbone.eval()
         self.rpn.eval()
 
@@ -144,8 +145,8 @@ class SiamRCNN(nn.Module):
 
     @property
     def feature_channels(self) -> int:
-        """``C``: channels of the feature maps and of the RoI features."""
-        return self.backbone.out_channels
+        """``C``: channels of the RoI features (the FPN's, plus 3 with ``head.pixel_rois``)."""
+        return self.backbone.out_channels + self.roi_pool.extra_channels
 
     def train(self, mode: bool = True) -> SiamRCNN:
         """Switch the head (only) to training mode; backbone and RPN stay frozen in eval mode (SPEC §2)."""
@@ -187,8 +188,17 @@ class SiamRCNN(nn.Module):
 
     @_inference
     def backbone_features(self, network_input: NetworkInput) -> OrderedDict[str, Tensor]:
-        """Step 2 of ``extract``: the FPN maps ``[1, C, h_l, w_l]`` by level name."""
-        return self.backbone(network_input.tensor)
+        """Step 2 of ``extract``: the FPN maps ``[1, C, h_l, w_l]`` by level name (``feature_maps``)."""
+        return self.feature_maps(network_input.tensor)
+
+    def feature_maps(self, tensor: Tensor) -> OrderedDict[str, Tensor]:
+        """The backbone's FPN maps of a normalised, padded batch ``[B, 3, H, W]``, by level name, and with
+        ``head.pixel_rois`` the batch itself under ``roi_pooling.IMAGE_KEY`` (the input of ``roi_pool``).
+        Gradients flow as the caller's mode allows (training calls it too)."""
+        maps = self.backbone(tensor)
+        if self.config.head.pixel_rois:
+            maps[IMAGE_KEY] = tensor
+        return maps
 
     @_inference
     def proposals(self, network_input: NetworkInput, feature_maps: OrderedDict[str, Tensor]) -> Tensor:

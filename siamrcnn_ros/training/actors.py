@@ -25,6 +25,7 @@ from torch import Tensor
 from torch.nn import functional as F  # noqa: N812
 from torchvision.models.detection.image_list import ImageList
 
+from siamrcnn_ros.model.roi_pooling import fpn_levels
 from siamrcnn_ros.model.rpn import propose
 from siamrcnn_ros.model.siamrcnn import SiamRCNN
 from siamrcnn_ros.training.examples import DetectionExample, PairExample, boxes_tensor, network_input
@@ -52,9 +53,9 @@ def head_losses(model: SiamRCNN, example: PairExample, config: TrainingConfig, g
     transform = model.config.transform
     with torch.no_grad():
         reference = network_input(example.reference_image, transform, device)
-        reference_maps = model.backbone(reference.tensor)
+        reference_maps = model.feature_maps(reference.tensor)
         target = network_input(example.target_image, transform, device)
-        target_maps = model.backbone(target.tensor)
+        target_maps = model.feature_maps(target.tensor)
         proposals = propose(model.rpn, target.tensor, target.resized_size, target_maps)  # [P, 4]
     templates = _templates(model, example, reference_maps, reference.resized_size)
     parts = _objects_cascade_losses(model, example, config, generator, templates, target_maps, target.resized_size,
@@ -73,9 +74,9 @@ def joint_losses(model: SiamRCNN, example: PairExample, config: TrainingConfig,
     device = model.device
     transform = model.config.transform
     reference = network_input(example.reference_image, transform, device)
-    reference_maps = model.backbone(reference.tensor)
+    reference_maps = model.feature_maps(reference.tensor)
     target = network_input(example.target_image, transform, device)
-    target_maps = model.backbone(target.tensor)
+    target_maps = model.feature_maps(target.tensor)
     rpn_total, rpn_parts = _rpn_losses(model, target.tensor, target.resized_size, target_maps,
                                        boxes_tensor(example.visible_boxes, device).reshape(-1, 4))
     with torch.no_grad():
@@ -163,7 +164,7 @@ def _rpn_losses(model: SiamRCNN, image: Tensor, resized_size: tuple[int, int], m
     # torchvision's RPN builds its anchors in the maps' dtype: under bf16 autocast a pixel coordinate of
     # even a small image would be rounded by several pixels, so the RPN and its losses run in float32.
     with torch.autocast(image.device.type, enabled=False):
-        maps = OrderedDict((name, value.float()) for name, value in maps.items())
+        maps = OrderedDict((name, value.float()) for name, value in fpn_levels(maps).items())
         _, losses = model.rpn(ImageList(image, [resized_size]), maps, [{'boxes': boxes}])
     losses = {name: value.float() for name, value in losses.items()}
     return sum(losses.values()), losses  # type: ignore[return-value]
