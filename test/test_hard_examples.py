@@ -92,6 +92,21 @@ def test_feature_cache_stride_keeps_every_object(videos: list[AnnotatedVideo], m
         build_feature_cache(model, videos, tmp_path / 'g.safetensors', frame_stride=0, progress=False)
 
 
+def test_a_cache_without_pixel_rois_is_rebuilt_for_a_model_with_them(videos: list[AnnotatedVideo], model: SiamRCNN,
+                                                                     tmp_path: Path) -> None:
+    # Same backbone weights; only head.pixel_rois differs, which adds 3 channels to every cached row.
+    pixel_model = build_model(get_preset('demo').with_overrides({**TINY_OVERRIDES, 'head.pixel_rois': True}),
+                              device='cpu')
+    pixel_model.backbone.load_state_dict(model.backbone.state_dict())
+    settings = HardExampleSettings(enabled=True, neighbours=12, sampled=5, embedding_steps=2,
+                                   embedding_identities=6, embedding_dim=16)
+    plain = build_hard_example_miner(model, videos, settings, seed=5, cache_dir=tmp_path, progress=False)
+    assert plain.cache.feature_shape == (32, 7, 7)
+    with_pixels = build_hard_example_miner(pixel_model, videos, settings, seed=5, cache_dir=tmp_path, progress=False)
+    assert with_pixels.cache.feature_shape == (35, 7, 7)
+    assert with_pixels.cache.fingerprint != plain.cache.fingerprint
+
+
 # Embedding --------------------------------------------------------------------------------------------
 
 

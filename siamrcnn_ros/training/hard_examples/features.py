@@ -51,12 +51,16 @@ def video_key(video: Any) -> str:
 
 def backbone_fingerprint(model: SiamRCNN) -> str:
     """SHA-256 (hex) of the frozen parts that make the RoI features: backbone + FPN weights, the transform and
-    the RoI pooler size. A cache built with another backbone or resolution is refused."""
+    the RoI pooler size, and ``head.pixel_rois`` when it is on (3 more channels per row). A cache built with
+    another backbone, resolution or pooling is refused."""
     digest = hashlib.sha256()
     for name, tensor in sorted(model.backbone.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().to('cpu', torch.float32).contiguous().numpy().tobytes())
-    digest.update(json.dumps([repr(model.config.transform), model.config.head.pooler_size]).encode())
+    pooling: list = [repr(model.config.transform), model.config.head.pooler_size]
+    if model.config.head.pixel_rois:  # appended only when on, so caches made before the option stay valid
+        pooling.append('pixel_rois')
+    digest.update(json.dumps(pooling).encode())
     return digest.hexdigest()
 
 
