@@ -479,13 +479,20 @@ def test_joint_phase_identity_loss_enters_the_total_and_reaches_the_backbone(vid
     assert float(first.grad.abs().sum()) > 0
 
 
-def test_head_phase_takes_the_detector_of_a_checkpoint_with_another_head(videos: list[AnnotatedVideo],
-                                                                       tmp_path: Path) -> None:
-    from siamrcnn_ros.model.checkpoints import CheckpointError, save_checkpoint
+def _trained_detector(videos: list[AnnotatedVideo], tmp_path: Path) -> tuple[Trainer, Path]:
+    """A tiny detector phase of 2 steps and the checkpoint it saved (``tmp_path/detector.safetensors``)."""
+    from siamrcnn_ros.model.checkpoints import save_checkpoint
     detector = Trainer(tiny_config(tmp_path / 'detector', phase='detector', steps=2), datasets=[videos])
     detector.run(progress=False)
     path = tmp_path / 'detector.safetensors'
     save_checkpoint(path, detector.model, detector.model_config)
+    return detector, path
+
+
+def test_head_phase_takes_the_detector_of_a_checkpoint_with_another_head(videos: list[AnnotatedVideo],
+                                                                       tmp_path: Path) -> None:
+    from siamrcnn_ros.model.checkpoints import CheckpointError
+    detector, path = _trained_detector(videos, tmp_path)
     model = {**TINY_MODEL, 'init_checkpoint': str(path),
              'overrides': {**TINY_MODEL['overrides'], 'head.fusion': 'concat_product'}}
     head = Trainer(tiny_config(tmp_path / 'head', model=model), datasets=[videos])
@@ -504,11 +511,7 @@ def test_head_phase_takes_the_detector_of_a_checkpoint_with_another_head(videos:
 
 def test_pixel_rois_head_starts_from_a_plain_detector_and_joint_phase_trains(videos: list[AnnotatedVideo],
                                                                              tmp_path: Path) -> None:
-    from siamrcnn_ros.model.checkpoints import save_checkpoint
-    detector = Trainer(tiny_config(tmp_path / 'detector', phase='detector', steps=2), datasets=[videos])
-    detector.run(progress=False)
-    path = tmp_path / 'detector.safetensors'
-    save_checkpoint(path, detector.model, detector.model_config)
+    detector, path = _trained_detector(videos, tmp_path)
     pixels = {**TINY_MODEL, 'overrides': {**TINY_MODEL['overrides'], 'head.pixel_rois': True}}
     head = Trainer(tiny_config(tmp_path / 'head', model={**pixels, 'init_checkpoint': str(path)}, steps=2),
                    datasets=[videos])
