@@ -18,7 +18,6 @@ extra negatives; ``hard_examples: {enabled: true}`` in the YAML builds ``hard_ex
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +36,7 @@ from siamrcnn_ros.model.siamrcnn import SiamRCNN, build_model
 from siamrcnn_ros.training.actors import detector_losses, head_losses, joint_losses
 from siamrcnn_ros.training.examples import example_rng, make_detection_example, make_pair_example, torch_generator
 from siamrcnn_ros.training.pairs import Pair, PairSampler
+from siamrcnn_ros.training.precision import training_autocast
 from siamrcnn_ros.training.schedule import build_optimizer, lr_factor
 from siamrcnn_ros.training.settings import TrainingConfig
 from siamrcnn_ros.training.state import (
@@ -198,7 +198,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         sums: dict[str, float] = {}
         for index, (pair, example) in enumerate(examples):
-            with self._autocast():
+            with training_autocast(self.model.device):
                 if config.phase == 'head':
                     negatives = self.hard_negatives(pair, step) if self.hard_negatives is not None else None
                     total, parts = head_losses(self.model, example, config, torch_generator(config.seed, step, index),
@@ -251,10 +251,6 @@ class Trainer:
         self._set_trainable()
         self.step = load_training_state(paths.state, self.optimizer)
 
-    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.model.device.type == 'cuda':
-            return torch.autocast('cuda', dtype=torch.bfloat16)
-        return contextlib.nullcontext()
 
 def steps_per_second(result: TrainingResult) -> float:
     """Completed steps per second of wall time in ``result`` (NaN when no step ran)."""

@@ -10,7 +10,6 @@ reports the mean J (mask IoU in image pixels) with ground-truth boxes.
 """
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from siamrcnn_ros.box2seg.training.settings import Box2SegTrainingConfig
 from siamrcnn_ros.box2seg.training.state import save_box2seg_training_checkpoint
 from siamrcnn_ros.datasets.videos import read_training_videos
 from siamrcnn_ros.model.siamrcnn import resolve_device
+from siamrcnn_ros.training.precision import training_autocast
 from siamrcnn_ros.training.schedule import build_optimizer, lr_factor
 from siamrcnn_ros.training.state import (
     CheckpointPaths,
@@ -192,7 +192,7 @@ class Box2SegTrainer:
         targets = torch.stack([example.target for example in examples]).to(self.device)  # [B, 1, S, S]
         self.net.train()
         self.optimizer.zero_grad(set_to_none=True)
-        with self._autocast():
+        with training_autocast(self.device):
             logits = self.net(crops)
         total, parts = mask_losses(logits, targets, config.loss)
         if not torch.isfinite(total):
@@ -223,7 +223,3 @@ class Box2SegTrainer:
         load_box2seg_checkpoint_into(self.net, paths.model, expected_config=self.config.network)
         self.step = load_training_state(paths.state, self.optimizer)
 
-    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.device.type == 'cuda':
-            return torch.autocast('cuda', dtype=torch.bfloat16)
-        return contextlib.nullcontext()
