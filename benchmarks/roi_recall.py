@@ -82,10 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error('--stride must be >= 1, and more than 1 only with --rpn-only (the tracker needs every frame)')
 
     torch.set_grad_enabled(False)
-    checkpoint = read_checkpoint(args.checkpoint)
-    tracker_model = RecordingSiamRCNN(checkpoint.config)
-    load_checkpoint_into(tracker_model, args.checkpoint)
-    tracker_model.eval().requires_grad_(False)
+    tracker_model = None  # --rpn-only never runs the tracker, so it needs no model of its own
+    if not args.rpn_only:
+        tracker_model = RecordingSiamRCNN(read_checkpoint(args.checkpoint).config)
+        load_checkpoint_into(tracker_model, args.checkpoint)
+        tracker_model.eval().requires_grad_(False)
     counters = {(count, extra): 0 for count in counts for extra in (False, True)}
     extra_only, visible_frames, extra_sizes = 0, 0, []
     with_counts = {count: proposal_model(args.checkpoint, count) for count in counts}
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(min(len(s), args.max_frames or len(s)) for s in sequences)
     with tqdm(total=total, unit='frame', desc='roi recall') as progress:
         for sequence in sequences:
-            tracker = None if args.rpn_only else Tracker(tracker_model, TrackerSettings(variant='tdpa'))
+            tracker = None if tracker_model is None else Tracker(tracker_model, TrackerSettings(variant='tdpa'))
             for index, image in enumerate(sequence.iter_frames()):
                 if args.max_frames is not None and index >= args.max_frames:
                     break
@@ -110,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 visible_frames += 1
                 box = torch.as_tensor(xywh_to_xyxy(truth), dtype=torch.float32)
-                extra = tracker_model.last_extra if tracker_model.last_extra is not None else torch.zeros(0, 4)
+                extra = torch.zeros(0, 4)
+                if tracker_model is not None and tracker_model.last_extra is not None:
+                    extra = tracker_model.last_extra
                 extra_sizes.append(len(extra))
                 extra_only += covered(extra, box, args.iou)
                 for count, model in with_counts.items():
