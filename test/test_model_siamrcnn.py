@@ -256,7 +256,6 @@ def test_checkpoint_of_another_preset_is_refused(tmp_path) -> None:
         build_model(get_preset('demo'), checkpoint=path, device='cpu')
 
 
-
 # head.pixel_rois: the box's own pixels appended to its RoI features ------------------------------------
 
 

@@ -123,7 +123,7 @@ class SiamRCNN(nn.Module):
         self.roi_pool = RoIFeaturePooler([str(level) for level in range(levels - 1)],
                                          output_size=config.head.pooler_size,
                                          sampling_ratio=config.head.sampling_ratio, pixel_rois=config.head.pixel_rois)
-        self.head = CascadeRedetectionHead(config.head, channels + self.roi_pool.extra_channels)
+        self.head = CascadeRedetectionHead(config.head, self.feature_channels)
         self.backbone.eval()
         self.rpn.eval()
 

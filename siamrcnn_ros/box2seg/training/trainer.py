@@ -222,4 +222,3 @@ class Box2SegTrainer:
             return
         load_box2seg_checkpoint_into(self.net, paths.model, expected_config=self.config.network)
         self.step = load_training_state(paths.state, self.optimizer)
-

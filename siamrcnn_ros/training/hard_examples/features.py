@@ -57,7 +57,7 @@ def backbone_fingerprint(model: SiamRCNN) -> str:
     for name, tensor in sorted(model.backbone.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().to('cpu', torch.float32).contiguous().numpy().tobytes())
-    pooling: list = [repr(model.config.transform), model.config.head.pooler_size]
+    pooling: list[object] = [repr(model.config.transform), model.config.head.pooler_size]
     if model.config.head.pixel_rois:  # appended only when on, so caches made before the option stay valid
         pooling.append('pixel_rois')
     digest.update(json.dumps(pooling).encode())
