@@ -46,6 +46,20 @@ SPLITS = {'test': ('test', ('success', 'precision')), 'val': ('val', ('success',
           'lasot': ('lasot', ('success', 'precision', 'vot_lt'))}
 
 
+def tdpa_settings(items: list[str], base: TDPASettings | None = None) -> TDPASettings:
+    """``base`` (the reference values by default) with ``NAME=VALUE`` changes; ``ValueError`` naming a bad one.
+
+    Each value takes the type of the field it replaces (``max_gap`` is an int, the others floats).
+    """
+    settings = TDPASettings() if base is None else base
+    try:
+        pairs = [item.split('=', 1) for item in items]
+        changes = {name: type(getattr(settings, name))(value) for name, value in pairs}
+        return dataclasses.replace(settings, **changes)
+    except (ValueError, TypeError, AttributeError) as error:
+        raise ValueError(f'{error}') from error
+
+
 def truncated(sequence: Sequence, frames: int | None) -> Sequence:
     """``sequence`` cut to its first ``frames`` frames (image sequences only); unchanged for None."""
     if frames is None or len(sequence) <= frames:
@@ -87,12 +101,8 @@ def main(argv: list[str] | None = None) -> int:
                              'another --seed, report on test and lasot)')
     args = parser.parse_args(argv)
     try:
-        reference = TDPASettings()
-        # Each value takes the type of the field it replaces (max_gap is an int, the others floats).
-        changes = {name: type(getattr(reference, name))(value)
-                   for name, value in (item.split('=', 1) for item in args.tdpa)}
-        tdpa = dataclasses.replace(reference, **changes)
-    except (ValueError, TypeError, AttributeError) as error:
+        tdpa = tdpa_settings(args.tdpa)
+    except ValueError as error:
         print(f'synthetic_tracking: bad --tdpa {args.tdpa}: {error}', file=sys.stderr)
         return 2
     splits = [s.strip() for s in args.splits.split(',') if s.strip()]

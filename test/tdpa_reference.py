@@ -9,8 +9,9 @@ window) can be checked against it. It shares no code with the package except the
 Conventions it has to share with ``TDPA`` to be comparable (documented in ``tdpa.py``):
 ties of argmax θ go to the lowest tracklet id (ids in creation order, detections in index order);
 b may precede a iff ``1 <= start(a) - end(b) <= max_gap``; θ = −inf where no track from a_ff
-reaches a tracklet; θ[a_ff] = 0; a detection with ``ff_score < ff_min_score`` never extends a_ff; the
-presence confidence is
+reaches a tracklet; θ[a_ff] = 0; a detection with ``ff_score < ff_min_score`` never extends a_ff; each
+detection's unary term loses ``unary_offset`` and ``rival_weight`` times the best combined score of the other
+detections of its frame (0 if none); the presence confidence is
 ``w_ff * max ff_score(â) + (1 - w_ff) * max ff_tracklet_score(â)``, clipped to [0, 1].
 """
 from __future__ import annotations
@@ -33,16 +34,18 @@ class RefTracklet:
     boxes: list[np.ndarray] = field(default_factory=list)
     ff_scores: list[float] = field(default_factory=list)
     ff_tracklet_scores: list[float] = field(default_factory=list)
+    rivals: list[float] = field(default_factory=list)  # best score of the other detections of that frame
     features: list[Any] = field(default_factory=list)
 
     @property
     def end(self) -> int:
         return self.start + len(self.boxes) - 1
 
-    def add(self, box: np.ndarray, ff: float, ff_tracklet: float, feature: Any) -> None:
+    def add(self, box: np.ndarray, ff: float, ff_tracklet: float, feature: Any, rival: float = 0.0) -> None:
         self.boxes.append(np.array(box, dtype=np.float64))
         self.ff_scores.append(float(ff))
         self.ff_tracklet_scores.append(float(ff_tracklet))
+        self.rivals.append(float(rival))
         self.features.append(feature)
 
 
@@ -97,6 +100,10 @@ class ReferenceTDPA:
         t = self.frame + 1
         num_dets = len(boxes)
         assert scores.shape == (len(previous), num_dets)
+        w_ff = self.settings.w_ff
+        combined = [w_ff * float(ff_scores[c]) + (1.0 - w_ff) * float(ff_tracklet_scores[c]) for c in range(num_dets)]
+        # TDPASettings.rival_weight: the best combined score among the *other* detections of the frame.
+        rivals = [max((combined[c] for c in range(num_dets) if c != d), default=0.0) for d in range(num_dets)]
         # Alg. 1, lines 7-19, one detection at a time.
         for d in range(num_dets):
             extended = False
@@ -112,11 +119,11 @@ class ReferenceTDPA:
                 if s1 > alpha and s2 <= s1 - beta and s3 <= s1 - beta and not gated:
                     if target.end == t:
                         raise AssertionError(f'frame {t}: two detections extend tracklet {target.tracklet_id}')
-                    target.add(boxes[d], ff_scores[d], ff_tracklet_scores[d], features[d])
+                    target.add(boxes[d], ff_scores[d], ff_tracklet_scores[d], features[d], rivals[d])
                     extended = True
             if not extended:
                 tracklet = RefTracklet(len(self.tracklets), t)
-                tracklet.add(boxes[d], ff_scores[d], ff_tracklet_scores[d], features[d])
+                tracklet.add(boxes[d], ff_scores[d], ff_tracklet_scores[d], features[d], rivals[d])
                 self.tracklets.append(tracklet)
         self.frame = t
         return self._select(image_size)
@@ -133,8 +140,9 @@ class ReferenceTDPA:
                 theta[0] = 0.0  # θ[a_ff] = 0: every track starts with a_ff
                 continue
             unary = 0.0
-            for ff, fft in zip(a.ff_scores, a.ff_tracklet_scores, strict=True):
-                unary += w_ff * ff + (1.0 - w_ff) * fft - self.settings.unary_offset  # Eq. 2 (offset 0 = paper)
+            rival_weight, offset = self.settings.rival_weight, self.settings.unary_offset
+            for ff, fft, rival in zip(a.ff_scores, a.ff_tracklet_scores, a.rivals, strict=True):
+                unary += w_ff * ff + (1.0 - w_ff) * fft - rival_weight * rival - offset  # Eq. 2 (0, 0 = paper)
             # Predecessors: ended before a started, within the maximum gap. They all started before a,
             # so their θ is already final in this pass (ids are in start order).
             gap = a.start - ends[:a.tracklet_id]

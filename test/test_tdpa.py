@@ -309,8 +309,33 @@ def test_a_persistent_background_patch_against_an_intermittent_target(unary_offs
             assert result.present == (t % 2 == 0), f'frame {t}'
 
 
+def lookalike_frames() -> list[dict[str, np.ndarray]]:
+    """A leaves at frame 3; a look-alike L appears far away at frame 5 and stays; A is back near its old
+    place at frame 30. Both are re-detected in every frame they are in view."""
+    frames = [{'A': box(100, 200)} for _ in range(1, 3)]
+    frames += [{} for _ in range(3, 5)]
+    frames += [{'L': box(300, 200)} for _ in range(5, 30)]
+    frames += [{'A': box(110, 200), 'L': box(300, 200)} for _ in range(30, 71)]
+    return frames
+
+
+@pytest.mark.parametrize('rival_weight', [0.0, 1.0])
+def test_a_lookalike_that_was_alone_while_the_target_was_away(rival_weight: float) -> None:
+    tdpa = started(box(100, 200), TDPASettings(w_ff=1.0, rival_weight=rival_weight))
+    results = run_scenario(tdpa, lookalike_frames(), appearance_ap, ff={'A': 0.7, 'L': 0.5},
+                           ff_tracklet={'A': 0.7, 'L': 0.5})
+    late = [(t, results[t - 1]) for t in range(66, 71)]
+    expected = box(300, 200) if rival_weight == 0.0 else box(110, 200)
+    for t, result in late:
+        # Paper: L collected 0.5 in each of the 25 frames alone and keeps collecting 0.5 beside A's 0.7, so
+        # A's tracklet (from frame 30) is still 4.3 behind at frame 70. With the rival weight L's frames
+        # count 0.5 - 0.7 = -0.2 once A is back and A's +0.2: A leads from frame ~61.
+        np.testing.assert_array_equal(result.box, expected, err_msg=f'frame {t}')
+        assert result.present
+
+
 @pytest.mark.parametrize('bad', [-0.1, 1.5, float('nan')])
-@pytest.mark.parametrize('name', ['ff_min_score', 'unary_offset'])
+@pytest.mark.parametrize('name', ['ff_min_score', 'unary_offset', 'rival_weight'])
 def test_gate_and_offset_must_be_probabilities(name: str, bad: float) -> None:
     with pytest.raises(ValueError, match=name):
         TDPASettings(**{name: bad})

@@ -140,6 +140,17 @@ def test_identical_to_brute_force_reference_with_a_unary_offset() -> None:
     assert offset.absent_frames > plain.absent_frames
 
 
+def test_identical_to_brute_force_reference_with_a_rival_weight() -> None:
+    # Each detection's unary term loses the frame's best other score: terms go negative for every detection
+    # but the best, so the best track skips more frames (absent) than with the paper's Eq. 2.
+    rival = _compare_with_reference(TDPASettings(max_gap=40, rival_weight=1.0), seed=8, num_frames=400)
+    plain = _compare_with_reference(TDPASettings(max_gap=40), seed=8, num_frames=400)
+    assert rival.absent_frames > plain.absent_frames
+    half = _compare_with_reference(TDPASettings(max_gap=40, rival_weight=0.5, unary_offset=0.1), seed=9,
+                                   num_frames=300)
+    assert half.frames == 300
+
+
 def test_identical_to_brute_force_reference_with_reference_max_gap() -> None:
     seen = _compare_with_reference(TDPASettings(), seed=5, num_frames=600)
     assert seen.absent_frames > 20

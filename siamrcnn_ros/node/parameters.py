@@ -193,6 +193,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   'whose first-frame score reaches this (0 = the paper: no gate)', NEW_TARGETS, range=(0.0, 1.0)),
     ParameterSpec('tracker.tdpa.unary_offset', 'TDPA: subtracted from every detection\'s unary score, so that '
                   'tracks skip detections scoring below it (0 = the paper)', NEW_TARGETS, range=(0.0, 1.0)),
+    ParameterSpec('tracker.tdpa.rival_weight', 'TDPA: weight of the best other detection of the frame, whose '
+                  'score is subtracted from each detection\'s unary score (0 = the paper)', NEW_TARGETS,
+                  range=(0.0, 1.0)),
     ParameterSpec('tracker.short_term.prior_sigma', 'short_term variant: width of the spatial prior (fraction '
                   'of the image size), > 0', NEW_TARGETS, range=(0.0, 10.0)),
     ParameterSpec('tracker.short_term.max_distance', 'short_term variant: farthest a detection may be from the '

@@ -38,6 +38,13 @@ class TDPASettings:
             object is reported absent there) instead of collecting it. 0 (the default) is the paper's
             Eq. 2, where every detection adds to θ and a track gains from a background patch that
             scores 0.4 in every frame over a target that scores 0.7 in half of them. Not in the paper.
+        rival_weight: weight of the frame's best *other* detection in every detection's unary term: each
+            term of Eq. 2 also loses ``rival_weight`` times the largest ``w_ff * ff_score + (1 - w_ff) *
+            ff_tracklet_score`` among the other detections of the same frame (0 when there is none). At
+            1 a detection adds its lead over the runner-up when it scores highest and its deficit to the
+            leader otherwise, so a tracklet gains only while it out-scores everything else in view: a
+            look-alike that the target outranks loses θ instead of collecting it. 0 (the default) is the
+            paper's Eq. 2. Not in the paper.
     """
 
     alpha: float = 0.3
@@ -47,13 +54,14 @@ class TDPASettings:
     max_gap: int = 1500
     ff_min_score: float = 0.0
     unary_offset: float = 0.0
+    rival_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.alpha):
             raise ValueError(f'alpha must be finite, got {self.alpha}')
         if not (math.isfinite(self.beta) and self.beta > 0):
             raise ValueError(f'beta must be finite and > 0, got {self.beta}')
-        for name in ('w_ff', 'ff_min_score', 'unary_offset'):  # weights and scores: probabilities
+        for name in ('w_ff', 'ff_min_score', 'unary_offset', 'rival_weight'):  # weights and scores: probabilities
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f'{name} must be in [0, 1], got {value}')

@@ -27,9 +27,10 @@ Choices where the paper and SPEC leave details open (all checked by test/test_td
   tracklet preceded only by ``a_ff`` gets ``unary(a) + w_loc * loc_score(a_ff, a)``.
 * ``a_ff`` is an ordinary tracklet (its first detection is the given box, ff scores 1) that can be
   extended; only its θ is pinned to 0 (§3.3: "θ[a_ff] = 0"), also while it is extended.
-* Two options beyond the paper, both off by default (``TDPASettings``): ``ff_min_score`` refuses an
+* Three options beyond the paper, all off by default (``TDPASettings``): ``ff_min_score`` refuses an
   extension of ``a_ff`` by a detection whose ff_score is below it (``a_ff`` then ends and the detection
-  starts a tracklet), and ``unary_offset`` is subtracted from every detection's term of Eq. 2.
+  starts a tracklet), ``unary_offset`` is subtracted from every detection's term of Eq. 2, and
+  ``rival_weight`` times the best term of the frame's other detections is subtracted too.
 * Selection: â = argmax θ over every tracklet since ``init``; ties go to the oldest (lowest id).
   The best ended tracklet is kept as a running record, so dropping tracklets from the window never
   changes the selection.
@@ -88,6 +89,18 @@ class TDPAStats:
     @property
     def live_tracklets(self) -> int:
         return self.active_tracklets + self.window_tracklets
+
+
+def best_rival(values: np.ndarray) -> np.ndarray:
+    """``[D]`` the largest of ``values`` at the *other* indices (by index: a tie counts), 0 where there is none.
+
+    Args:
+        values: ``[D]`` float64 (``D`` may be 0 or 1).
+    """
+    if values.shape[0] < 2:
+        return np.zeros_like(values)
+    top2 = np.partition(values, values.shape[0] - 2)[-2:]  # [second, first]
+    return np.where(np.arange(values.shape[0]) == values.argmax(), top2[0], top2[1])
 
 
 def _lowest_id_argmax(theta: np.ndarray, ids: np.ndarray) -> int:
@@ -222,7 +235,10 @@ class TDPA:
         start.fill(frame)
         start[ext_dets] = self._start[ext_rows]
         # Eq. 2: this frame's term, added to the sum of the tracklet's earlier terms (in frame order).
-        unary = settings.w_ff * ff + (1.0 - settings.w_ff) * ff_tracklet - settings.unary_offset
+        unary = settings.w_ff * ff + (1.0 - settings.w_ff) * ff_tracklet
+        if settings.rival_weight > 0:
+            unary -= settings.rival_weight * best_rival(unary)
+        unary -= settings.unary_offset
         unary[ext_dets] += self._unary[ext_rows]
         maxima = np.stack((ff, ff_tracklet), axis=1)  # [D, 2]
         maxima[ext_dets] = np.maximum(maxima[ext_dets], self._maxima[ext_rows])

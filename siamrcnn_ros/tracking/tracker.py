@@ -21,7 +21,7 @@ Per frame and target (SPEC §3, Alg. 1), for the ``tdpa`` variant:
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +36,12 @@ from siamrcnn_ros.tracking.tdpa import TDPA
 from siamrcnn_ros.tracking.variants import ArgmaxSelector, ShortTermSelector
 
 VARIANTS = ('tdpa', 'argmax', 'short_term')
+
+TDPAFactory = Callable[[TDPASettings], TDPA]
+"""Builds a target's TDPA from its settings: ``TDPA`` itself, or a subclass such as
+``tdpa_inputs.RecordingTDPA``."""
+
+Selector = TDPA | ArgmaxSelector | ShortTermSelector
 
 
 @dataclass(frozen=True)
@@ -85,13 +91,14 @@ def _check_box_xyxy(box: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
 class _Target:
     """One target's template and selector; runs its per-frame part on a shared ``FrameFeatures``."""
 
-    def __init__(self, model: SiamRCNN, settings: TrackerSettings, frame: FrameFeatures, box: np.ndarray) -> None:
+    def __init__(self, model: SiamRCNN, settings: TrackerSettings, frame: FrameFeatures, box: np.ndarray,
+                 tdpa_factory: TDPAFactory = TDPA) -> None:
         self._model = model
         self._variant = settings.variant
         box_t = torch.as_tensor(box, dtype=torch.float32, device=model.device)
         self.template = model.template(frame, box_t)  # [1, C, 7, 7], computed once (SPEC §2)
         if self._variant == 'tdpa':
-            self._selector = TDPA(settings.tdpa)
+            self._selector: Selector = tdpa_factory(settings.tdpa)
             self.result = self._selector.init(box, features=self.template)
         elif self._variant == 'argmax':
             self._selector = ArgmaxSelector()
@@ -99,6 +106,10 @@ class _Target:
         else:
             self._selector = ShortTermSelector(settings.short_term)
             self.result = self._selector.init(box, features=self.template[0])
+
+    @property
+    def selector(self) -> Selector:
+        return self._selector
 
     def update(self, frame: FrameFeatures) -> TrackResult:
         model = self._model
@@ -143,14 +154,18 @@ class MultiTracker:
     Args:
         model: the re-detector (``siamrcnn_ros.model.build_model``); used in inference mode only.
         settings: the selection variant and its parameters; the reference TDPA by default.
+        tdpa_factory: builds each target's TDPA (``variant='tdpa'``) from ``settings.tdpa``; e.g.
+            ``tdpa_inputs.RecordingTDPA`` to keep what it was fed, for ``tdpa_inputs.replay``.
 
     Target ids are positive integers chosen by the caller or assigned in increasing order.
     Boxes are xyxy pixels of the image, as everywhere in the package.
     """
 
-    def __init__(self, model: SiamRCNN, settings: TrackerSettings | None = None) -> None:
+    def __init__(self, model: SiamRCNN, settings: TrackerSettings | None = None,
+                 tdpa_factory: TDPAFactory = TDPA) -> None:
         self._model = model
         self._settings = settings if settings is not None else TrackerSettings()
+        self._tdpa_factory = tdpa_factory
         self._targets: dict[int, _Target] = {}
         self._next_id = 1
 
@@ -162,6 +177,13 @@ class MultiTracker:
     def target_ids(self) -> list[int]:
         """Ids of the targets being tracked, in the order they were added."""
         return list(self._targets)
+
+    def selector(self, target_id: int) -> Selector:
+        """The object that selects target ``target_id``'s box: its ``TDPA`` (or ``ArgmaxSelector``,
+        ``ShortTermSelector``); ``KeyError`` for an unknown id."""
+        if target_id not in self._targets:
+            raise KeyError(f'no target with id {target_id} (tracking {self.target_ids})')
+        return self._targets[target_id].selector
 
     def remove(self, target_ids: Iterable[int] | None = None) -> None:
         """Stops tracking the given targets (all when ``None``); unknown ids raise ``KeyError``."""
@@ -195,7 +217,7 @@ class MultiTracker:
             if target_id not in new:
                 results[target_id] = target.update(frame)
         for target_id, box in new.items():
-            self._targets[target_id] = _Target(self._model, self._settings, frame, box)
+            self._targets[target_id] = _Target(self._model, self._settings, frame, box, self._tdpa_factory)
             results[target_id] = self._targets[target_id].result
         return {target_id: results[target_id] for target_id in self._targets}
 
@@ -215,7 +237,7 @@ class MultiTracker:
             return {}
         frame = self._model.extract(image)
         for target_id, box in new.items():
-            self._targets[target_id] = _Target(self._model, self._settings, frame, box)
+            self._targets[target_id] = _Target(self._model, self._settings, frame, box, self._tdpa_factory)
         return {target_id: self._targets[target_id].result for target_id in new}
 
     def box_at_point(self, image: np.ndarray, point: tuple[float, float]) -> np.ndarray | None:
@@ -267,12 +289,21 @@ class Tracker:
     Args:
         model: the re-detector.
         settings: the selection variant and its parameters; the reference TDPA by default.
+        tdpa_factory: builds the target's TDPA (see ``MultiTracker``).
     """
 
     _ID = 1
 
-    def __init__(self, model: SiamRCNN, settings: TrackerSettings | None = None) -> None:
-        self._multi = MultiTracker(model, settings)
+    def __init__(self, model: SiamRCNN, settings: TrackerSettings | None = None,
+                 tdpa_factory: TDPAFactory = TDPA) -> None:
+        self._multi = MultiTracker(model, settings, tdpa_factory)
+
+    @property
+    def selector(self) -> Selector:
+        """The target's ``TDPA`` (or the variant's selector); ``RuntimeError`` before ``init``."""
+        if not self._multi.target_ids:
+            raise RuntimeError('Tracker.init(image, box_xywh) must be called first')
+        return self._multi.selector(self._ID)
 
     def init(self, image: np.ndarray, box_xywh: np.ndarray) -> TrackResult:
         """Starts tracking the object in ``box_xywh`` (``[4]`` x, y, width, height pixels) of ``image``."""
