@@ -15,7 +15,15 @@ import torch
 from video_frames import bikes_frames
 
 from siamrcnn_ros.model import build_model
-from siamrcnn_ros.tracking import TDPA, Detections, TDPASettings, Tracker, TrackerSettings, TrackResult
+from siamrcnn_ros.tracking import (
+    TDPA,
+    Detections,
+    MultiTracker,
+    TDPASettings,
+    Tracker,
+    TrackerSettings,
+    TrackResult,
+)
 from siamrcnn_ros.tracking.synthetic import RandomScene, embedding_pair_scores
 from siamrcnn_ros.tracking.tdpa_inputs import RecordingTDPA, TDPAInputs, replay
 
@@ -143,3 +151,5 @@ def test_tracker_records_what_the_model_fed_tdpa() -> None:
         _ = plain.selector
     plain.init(frames[0], np.array([100.0, 60.0, 80.0, 140.0]))
     assert type(plain.selector) is TDPA
+    with pytest.raises(KeyError, match='no target with id 7'):
+        MultiTracker(model).selector(7)
