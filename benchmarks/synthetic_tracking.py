@@ -57,7 +57,7 @@ def tdpa_settings(items: list[str], base: TDPASettings | None = None) -> TDPASet
         changes = {name: type(getattr(settings, name))(value) for name, value in pairs}
         return dataclasses.replace(settings, **changes)
     except (ValueError, TypeError, AttributeError) as error:
-        raise ValueError(f'{error}') from error
+        raise ValueError(str(error)) from error
 
 
 def truncated(sequence: Sequence, frames: int | None) -> Sequence:
@@ -81,6 +81,14 @@ def track_sequence(tracker: Tracker, sequence: Sequence, progress: tqdm) -> tupl
         confidences.append(result.confidence)
         progress.update()
     return np.array(boxes), np.array(confidences), np.array(times)
+
+
+def split_sequences(world: Path, split: str, long_term_frames: int | None) -> list[Sequence]:
+    """The videos of ``split`` (a key of ``SPLITS``), the long-term ones cut to ``long_term_frames`` where given."""
+    folder = world / SPLITS[split][0]
+    if not folder.is_dir():
+        raise FileNotFoundError(f'no such split folder: {folder} (make the world with siamrcnn-make-world)')
+    return [truncated(s, long_term_frames if split == 'lasot' else None) for s in list_sequences(folder)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,9 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                 'long_term_frames': args.long_term_frames, 'proposals': args.proposals,
                 'tdpa': dataclasses.asdict(tdpa), 'splits': {}}
     for split in splits:
-        folder, metrics = SPLITS[split]
-        limit = args.long_term_frames if split == 'lasot' else None
-        sequences = [truncated(s, limit) for s in list_sequences(args.world / folder)]
+        metrics = SPLITS[split][1]
+        sequences = split_sequences(args.world, split, args.long_term_frames)
         total = len(variants) * sum(len(s) for s in sequences)
         evaluations = []
         with tqdm(total=total, unit='frame', desc=split) as progress:

@@ -28,11 +28,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from synthetic_tracking import SPLITS, tdpa_settings, truncated  # benchmarks/, next to this script
+from synthetic_tracking import SPLITS, split_sequences, tdpa_settings  # benchmarks/, next to this script
 from tqdm import tqdm
 
 from siamrcnn_ros.boxes import xyxy_to_xywh
-from siamrcnn_ros.datasets import list_sequences
 from siamrcnn_ros.datasets.sequence import Sequence
 from siamrcnn_ros.evaluation.cli import format_table
 from siamrcnn_ros.evaluation.evaluate import TrackerEvaluation, aggregate, evaluate_sequence
@@ -44,17 +43,9 @@ from siamrcnn_ros.tracking.tracker import Tracker, TrackerSettings
 MANIFEST = 'recording.json'
 
 
-def split_sequences(world: Path, split: str, frames: int | None) -> list[Sequence]:
-    """The split's videos, each cut to its first ``frames`` frames where given."""
-    folder = world / SPLITS[split][0]
-    if not folder.is_dir():
-        raise FileNotFoundError(f'no such split folder: {folder} (make the world with siamrcnn-make-world)')
-    return [truncated(s, frames) for s in list_sequences(folder)]
-
-
 def record(args: argparse.Namespace) -> int:
     settings = tdpa_settings(args.tdpa)
-    sequences = split_sequences(args.world, args.split, args.long_term_frames if args.split == 'lasot' else None)
+    sequences = split_sequences(args.world, args.split, args.long_term_frames)
     model = build_model('demo', checkpoint=args.checkpoint, device=args.device)
     args.recordings.mkdir(parents=True, exist_ok=True)
     with tqdm(total=sum(len(s) for s in sequences), unit='frame', desc='record') as progress:
@@ -119,7 +110,7 @@ def sweep(args: argparse.Namespace) -> int:
     split = manifest['split']
     metrics = SPLITS[split][1]
     sequences = split_sequences(Path(manifest['world']) if args.world is None else args.world, split,
-                                manifest['long_term_frames'] if split == 'lasot' else None)
+                                manifest['long_term_frames'])
     recordings = {s.name: TDPAInputs.load(args.recordings / f'{s.name}.npz') for s in sequences}
     evaluations = []
     for settings in tqdm(combos, unit='setting', desc='sweep'):

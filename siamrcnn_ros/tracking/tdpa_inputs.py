@@ -12,7 +12,7 @@ under a millisecond per frame instead of a network pass: that is how ``benchmark
 
     tracker = Tracker(model, TrackerSettings(tdpa=settings), tdpa_factory=RecordingTDPA)
     ... track ...
-    inputs = tracker.tdpa.inputs                      # a TDPAInputs
+    inputs = tracker.selector.inputs                  # a TDPAInputs
     inputs.save('ellipse-1.npz'); inputs = TDPAInputs.load('ellipse-1.npz')
     results = replay(inputs, dataclasses.replace(settings, w_loc=0.0))
 """
@@ -33,6 +33,9 @@ from siamrcnn_ros.tracking.tdpa import TDPA
 ASSOCIATION_FIELDS = ('alpha', 'beta', 'ff_min_score')
 """``TDPASettings`` fields that change what TDPA is fed (through the first-frame tracklet): a replay must
 use the recording's values."""
+
+PER_FRAME_ARRAYS = ('counts', 'image_sizes', 'boxes', 'ff_scores', 'ff_tracklet_scores', 'pair_scores')
+"""``TDPAInputs`` fields that grow by one entry (or block) per ``update``, in file and recording order."""
 
 
 @dataclass
@@ -77,8 +80,7 @@ class TDPAInputs:
 
     def save(self, path: str | Path) -> None:
         """Writes an ``.npz`` (plain arrays, no pickle); the settings go in as JSON."""
-        arrays = {name: getattr(self, name) for name in
-                  ('first_box', 'counts', 'image_sizes', 'boxes', 'ff_scores', 'ff_tracklet_scores', 'pair_scores')}
+        arrays = {name: getattr(self, name) for name in ('first_box', *PER_FRAME_ARRAYS)}
         arrays['settings_json'] = np.array(json.dumps(dataclasses.asdict(self.settings)))
         np.savez_compressed(path, **arrays)
 
@@ -88,9 +90,7 @@ class TDPAInputs:
         try:
             with np.load(path, allow_pickle=False) as data:
                 settings = TDPASettings(**json.loads(str(data['settings_json'])))
-                inputs = cls(settings, *(np.array(data[name]) for name in
-                                         ('first_box', 'counts', 'image_sizes', 'boxes', 'ff_scores',
-                                          'ff_tracklet_scores', 'pair_scores')))
+                inputs = cls(settings, *(np.array(data[name]) for name in ('first_box', *PER_FRAME_ARRAYS)))
         except (KeyError, TypeError, json.JSONDecodeError) as error:
             raise ValueError(f'{path} is not a TDPA input recording: {error}') from error
         expected_pairs = int(np.dot(np.concatenate(([1], inputs.counts[:-1])), inputs.counts)) if len(inputs) else 0
@@ -105,8 +105,6 @@ class RecordingTDPA(TDPA):
     Memory grows with the stream (about 50 bytes per detection plus 8 per pair score): for offline
     runs on finite videos, not for the node.
     """
-
-    _PARTS = ('counts', 'image_sizes', 'boxes', 'ff_scores', 'ff_tracklet_scores', 'pair_scores')
 
     def __init__(self, settings: TDPASettings | None = None) -> None:
         super().__init__(settings)
@@ -128,7 +126,7 @@ class RecordingTDPA(TDPA):
     def init(self, box: np.ndarray, features: Features = None) -> TrackResult:
         result = super().init(box, features)
         self._first_box = np.array(box, dtype=np.float64).reshape(4)
-        self._parts = {name: [] for name in self._PARTS}
+        self._parts = {name: [] for name in PER_FRAME_ARRAYS}
         return result
 
     def update(self, detections: Detections, pair_scores: np.ndarray, image_size: tuple[int, int]) -> TrackResult:
