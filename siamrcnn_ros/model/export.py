@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from siamrcnn_ros.model.checkpoints import CheckpointError, read_checkpoint, save_checkpoint
+from siamrcnn_ros.model.checkpoints import CheckpointError, load_checkpoint_into, read_checkpoint, save_checkpoint
 
 DTYPES = {'float16': torch.float16, 'bfloat16': torch.bfloat16, 'float32': torch.float32}
 
@@ -32,7 +32,7 @@ def export_checkpoint(source: str | Path, destination: str | Path, dtype: torch.
 
     checkpoint = read_checkpoint(source)
     model = SiamRCNN(checkpoint.config)
-    model.load_state_dict(checkpoint.state_dict, strict=True)
+    load_checkpoint_into(model, source)
     extra = {'description': description} if description else {}
     extra['exported_from'] = Path(source).name
     save_checkpoint(destination, model, checkpoint.config, extra_metadata=extra, dtype=dtype)

@@ -236,6 +236,8 @@ class Trainer:
         else:
             self.model.backbone.requires_grad_(True)
             self.model.rpn.requires_grad_(True)
+        if self.model.config.backbone.pretrained_trunk:  # an ImageNet trunk from a wheel stays as it is
+            self.model.backbone.body.requires_grad_(False)
 
     def _set_modes(self) -> None:
         self.model.train()  # the head only (SiamRCNN.train keeps backbone and RPN in eval)
