@@ -135,7 +135,7 @@ class HeadConfig:
             (the paper: ``[t, r]``, 2C channels) or ``'concat_product'`` (ours: ``[t, r, t * r]``, 3C
             channels; the element-wise product hands the head a correlation it would otherwise have to learn,
             which a head trained briefly on features learnt from scratch does not).
-        pixel_rois: ours, off in every preset: every RoI's features also get the RoIAlign of the normalised
+        pixel_rois: ours, on in ``demo``: every RoI's features also get the RoIAlign of the normalised
             network input (3 more channels, ``roi_pooling.py``), so the head sees the box's colours, which
             features learnt from scratch lose (look-alikes a few degrees of hue apart).
     """
@@ -277,7 +277,7 @@ PRESETS: dict[str, ModelConfig] = {
                                                 trunk_weights='imagenet'),
                         rpn=RPNConfig(anchor_sizes=((16, 24), (32, 48), (64, 96), (128, 256)), pre_nms_top_n=150,
                                       post_nms_top_n=100),
-                        head=HeadConfig(head_type='2fc', representation_size=256, max_extra_boxes=30)),
+                        head=HeadConfig(head_type='2fc', representation_size=256, max_extra_boxes=30, pixel_rois=True)),
     'lite2': ModelConfig(name='lite2', transform=TransformConfig(min_size=512, max_size=853, **_LITE_TRANSFORM),
                          backbone=BackboneConfig(name='efficientnet_lite2', out_channels=256, fpn_strides=(8, 16, 32),
                                                  trunk_weights='imagenet'),
