@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+CONFIDENCES = ('tracklet', 'frame')
+
 
 @dataclass(frozen=True)
 class TDPASettings:
@@ -45,6 +47,11 @@ class TDPASettings:
             leader otherwise, so a tracklet gains only while it out-scores everything else in view: a
             look-alike that the target outranks loses θ instead of collecting it. 0 (the default) is the
             paper's Eq. 2. Not in the paper.
+        confidence: the presence confidence of a present result: ``'tracklet'`` (the paper's, SPEC §3 step 8:
+            ``w_ff`` times the largest ``ff_score`` of the selected tracklet plus ``1 - w_ff`` times its largest
+            ``ff_tracklet_score``) or ``'frame'`` (ours: the same mix of the scores of its detection in this
+            frame). The paper's maxima stay high for as long as a once-good tracklet lives, also on a
+            look-alike; this frame's scores fall when it stops looking like the target.
     """
 
     alpha: float = 0.3
@@ -55,8 +62,11 @@ class TDPASettings:
     ff_min_score: float = 0.0
     unary_offset: float = 0.0
     rival_weight: float = 0.0
+    confidence: str = 'tracklet'
 
     def __post_init__(self) -> None:
+        if self.confidence not in CONFIDENCES:
+            raise ValueError(f'confidence must be one of {CONFIDENCES}, got {self.confidence!r}')
         if not math.isfinite(self.alpha):
             raise ValueError(f'alpha must be finite, got {self.alpha}')
         if not (math.isfinite(self.beta) and self.beta > 0):

@@ -161,6 +161,7 @@ class TDPA:
         self._pred = np.zeros(1)  # pred(a) of the module docstring
         self._unary = np.ones(1)  # w_ff * 1 + (1 - w_ff) * 1
         self._maxima = np.ones((1, 2))  # [R, 2] max ff_score, max ff_tracklet_score over each tracklet
+        self._current = np.ones((1, 2))  # [R, 2] ff_score, ff_tracklet_score of each tracklet's latest detection
         self._theta = np.zeros(1)  # θ[a_ff] = 0 (§3.3)
         self._boxes = box[None]
         self._cxcywh = xyxy_to_cxcywh(self._boxes)
@@ -260,6 +261,7 @@ class TDPA:
         self._frame = frame
         self._ids, self._start, self._pred, self._unary = ids, start, pred, unary
         self._maxima, self._theta = maxima, theta
+        self._current = np.stack((ff, ff_tracklet), axis=1)  # [D, 2]
         self._boxes, self._cxcywh, self._ff_scores, self._features = detections.boxes, cxcywh, ff, detections.features
         self._ff_row = ff_row
         return self._select()
@@ -317,8 +319,9 @@ class TDPA:
             assert best is not None, 'a_ff has theta 0 and is active or ended, so an ended best exists'
             return TrackResult(self._frame, best.box.copy(), False, 0.0, best, distractors)
         w_ff = self._settings.w_ff
-        max_ff, max_ff_tracklet = self._maxima[row]
-        confidence = w_ff * max_ff + (1.0 - w_ff) * max_ff_tracklet  # SPEC §3, step 8
+        # SPEC §3, step 8 ('tracklet': the maxima over â) or the scores of â's detection in this frame ('frame')
+        ff_part, ff_tracklet_part = (self._maxima if self._settings.confidence == 'tracklet' else self._current)[row]
+        confidence = w_ff * ff_part + (1.0 - w_ff) * ff_tracklet_part
         info = self._info(row, present=True, end_frame=self._frame)
         return TrackResult(self._frame, info.box.copy(), True, min(max(float(confidence), 0.0), 1.0), info,
                            distractors)

@@ -53,19 +53,44 @@ class TrackerSettings:
             or ``'short_term'`` (paper Tab. 7; for reset-based short-term benchmarks).
         tdpa: TDPA parameters (reference values by default).
         short_term: parameters of the short-term variant.
+        max_aspect_change: ours, every variant: a re-detection whose aspect ratio (width / height) differs from
+            the first-frame box's by more than this factor, either way, is dropped before selection, so it can
+            be neither the target nor a distractor tracklet (issue 17: slivers of 5x238 px on plain grey were
+            reported as a 60x60 target). ``inf`` turns the gate off (the paper has none).
     """
 
     variant: str = 'tdpa'
     tdpa: TDPASettings = field(default_factory=TDPASettings)
     short_term: ShortTermSettings = field(default_factory=ShortTermSettings)
+    max_aspect_change: float = 4.0
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f'variant must be one of {VARIANTS}, got {self.variant!r}')
+        if not self.max_aspect_change >= 1.0:  # also refuses NaN
+            raise ValueError(f'max_aspect_change must be >= 1 (a factor), got {self.max_aspect_change}')
 
 
 def _to_numpy(values: torch.Tensor) -> np.ndarray:
     return values.detach().float().cpu().numpy().astype(np.float64)
+
+
+def plausible_shapes(boxes: torch.Tensor, first_box: np.ndarray, max_aspect_change: float) -> torch.Tensor:
+    """``[N]`` bool: the boxes whose aspect ratio is within ``max_aspect_change`` (a factor) of ``first_box``'s.
+
+    Args:
+        boxes: ``[N, 4]`` xyxy pixels (any device). first_box: ``[4]`` xyxy pixels, positive width and height.
+    """
+    if not np.isfinite(max_aspect_change):
+        return torch.ones(boxes.shape[0], dtype=torch.bool, device=boxes.device)
+    first_aspect = float((first_box[2] - first_box[0]) / (first_box[3] - first_box[1]))
+    sizes = (boxes[:, 2:] - boxes[:, :2]).clamp(min=1e-3)  # [N, 2] width, height
+    log_change = torch.log(sizes[:, 0] / sizes[:, 1] / first_aspect).abs()  # [N]
+    return log_change <= float(np.log(max_aspect_change)) + 1e-9
+
+
+def _keep(dets: Redetections, keep: torch.Tensor) -> Redetections:
+    return dets if bool(keep.all()) else Redetections(dets.boxes[keep], dets.scores[keep], dets.features[keep])
 
 
 def _check_image(image: np.ndarray) -> tuple[int, int]:
@@ -95,6 +120,8 @@ class _Target:
                  tdpa_factory: TDPAFactory = TDPA) -> None:
         self._model = model
         self._variant = settings.variant
+        self._first_box = np.asarray(box, dtype=np.float64)
+        self._max_aspect_change = settings.max_aspect_change
         box_t = torch.as_tensor(box, dtype=torch.float32, device=model.device)
         self.template = model.template(frame, box_t)  # [1, C, 7, 7], computed once (SPEC §2)
         if self._variant == 'tdpa':
@@ -111,12 +138,16 @@ class _Target:
     def selector(self) -> Selector:
         return self._selector
 
+    def _redetect(self, frame: FrameFeatures, extra_boxes: torch.Tensor | None = None) -> Redetections:
+        """The model's re-detections less those of a shape the target never had (``max_aspect_change``)."""
+        dets = self._model.redetect(frame, self.template, extra_boxes=extra_boxes)
+        return _keep(dets, plausible_shapes(dets.boxes, self._first_box, self._max_aspect_change))
+
     def update(self, frame: FrameFeatures) -> TrackResult:
-        model = self._model
         if self._variant == 'tdpa':
             self.result = self._update_tdpa(frame)
         elif self._variant == 'argmax':
-            dets = model.redetect(frame, self.template)
+            dets = self._redetect(frame)
             self.result = self._selector.update(_to_numpy(dets.boxes), _to_numpy(dets.scores))
         else:
             self.result = self._update_short_term(frame)
@@ -127,7 +158,7 @@ class _Target:
         refs = tdpa.references
         device = model.device
         ref_boxes = torch.as_tensor(refs.boxes, dtype=torch.float32, device=device)  # [R, 4]
-        dets = model.redetect(frame, self.template, extra_boxes=ref_boxes)  # Alg. 1, lines 3-4
+        dets = self._redetect(frame, extra_boxes=ref_boxes)  # Alg. 1, lines 3-4
         ff_box = torch.as_tensor(refs.ff_box, dtype=torch.float32, device=device)[None]  # [1, 4]
         ff_tracklet = score_pairs(model.head, ff_box, refs.ff_features[None].to(device), dets.boxes, dets.features,
                                   frame.image_size, gamma=float('inf'))[0]  # [D], every detection (step 3)
@@ -139,7 +170,7 @@ class _Target:
         model, selector = self._model, self._selector
         device = model.device
         prev_box = torch.as_tensor(selector.reference_box, dtype=torch.float32, device=device)[None]  # [1, 4]
-        dets: Redetections = model.redetect(frame, self.template, extra_boxes=prev_box)
+        dets = self._redetect(frame, extra_boxes=prev_box)
         # Score every detection against the previous prediction, without the γ gate: the variant's own
         # spatial prior (ShortTermSettings) decides how far the target may move.
         prev = score_pairs(model.head, prev_box, selector.reference_features[None], dets.boxes, dets.features,
