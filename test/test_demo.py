@@ -70,9 +70,12 @@ def test_clip_errors_name_the_problem(world: Path) -> None:
 
 
 def test_existing_world_is_used_as_it_is(world: Path) -> None:
-    ready = ensure_world(world, 'demo')  # other settings than the folder's: used, not rewritten
+    ready = ensure_world(world, 'tiny')  # other counts than the folder's, the same look: used, not rewritten
     assert not ready.generated
     assert ready.preset is None
+    # A world of another look (here procedural shapes, the demo preset is photos) is refused, not used.
+    with pytest.raises(ValueError, match='another look'):
+        ensure_world(world, 'demo')
 
 
 def test_node_command_sets_the_model_and_remaps_the_image() -> None:

@@ -74,11 +74,13 @@ class Clip:
 
 
 def ensure_world(root: str | Path, preset: str, on_frame: Callable[[], None] | None = None) -> WorldReady:
-    """The synthetic world in ``root``: used as it is when a complete world with long-term videos is there, else
-    written with ``preset`` (``siamrcnn_ros.synthetic.settings.PRESETS``; seeded, byte-reproducible).
+    """The synthetic world in ``root``: used as it is when a complete world with long-term videos and the look of
+    ``preset`` (its ``appearance`` settings: photos or procedural shapes) is there, else written with ``preset``
+    (``siamrcnn_ros.synthetic.settings.PRESETS``; seeded, byte-reproducible).
 
     Raises:
-        ValueError: unknown preset, or a broken ``world.json``.
+        ValueError: unknown preset, a broken ``world.json``, or a world of another look than ``preset`` (e.g. the
+            procedural shapes world written before the photo world: the checkpoint was trained on the other).
         FileExistsError: ``root`` holds other files, or an unfinished world with other settings.
     """
     started = time.perf_counter()
@@ -87,6 +89,15 @@ def ensure_world(root: str | Path, preset: str, on_frame: Callable[[], None] | N
         raise ValueError(f'unknown synthetic world preset {preset!r}; choose from {sorted(PRESETS)}')
     document = _read_world(root)
     if document is not None and document.get('complete') and document.get('sequences', {}).get(LONG_TERM_FOLDER):
+        wanted = PRESETS[preset].to_dict()['appearance']
+        found = document.get('settings', {}).get('appearance')
+        if found != wanted:
+            what = 'procedural shapes, written before photo worlds existed' if found is None else (
+                'photos' if found.get('photos') else 'procedural shapes')
+            raise ValueError(f'{root} holds a synthetic world of another look ({what}) than the {preset!r} preset '
+                             f'({"photos" if wanted["photos"] else "procedural shapes"}); rewrite it with '
+                             f'`siamrcnn-make-world --preset {preset} --root {root} --overwrite` or choose another '
+                             '--world-root')
         return WorldReady(root, generated=False, preset=None, seconds=time.perf_counter() - started)
     summary = make_world(root, PRESETS[preset], on_frame=on_frame)
     return WorldReady(root, generated=not summary.skipped, preset=preset, seconds=time.perf_counter() - started)

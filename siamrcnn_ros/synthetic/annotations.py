@@ -93,7 +93,7 @@ def objects_document(plan: VideoPlan, truth: VideoTruth) -> dict:
             'role': track.role,
             'lookalike_of': '0' if track.role == 'lookalike' else None,
             'shape': track.sprite.shape,
-            'texture': track.sprite.texture.kind,
+            'texture': track.sprite.texture.kind if track.sprite.texture is not None else 'photo',
             'boxes': [None if math.isnan(row[0]) else [round(float(v), 2) for v in row] for row in boxes[index]],
             'visible_ratio': [round(float(r), 4) for r in ratios[index]],
         })

@@ -1,6 +1,7 @@
 """Drawing one frame of a ``VideoPlan`` and reading its ground truth off the pixels.
 
-Order of drawing: background (through the camera), objects from far to near (``depth``), the
+Order of drawing: background (through the camera), objects from far to near (``depth``; each resized,
+turned in and out of plane, relit and blurred as its ``ObjectLook`` says), the hand over the target, the
 foreground occluders, then camera-shake blur. Ground truth comes from what was drawn:
 
 * ``labels``: the object that owns each visible pixel (k + 1 for object k, 0 for background and
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from siamrcnn_ros.synthetic.appearance import HandPlan, ObjectLook, light_patch, warp_patch
 from siamrcnn_ros.synthetic.scene import VideoPlan
 from siamrcnn_ros.synthetic.tracks import ObjectTrack
 
@@ -62,8 +64,11 @@ def render_frame(plan: VideoPlan, t: int) -> RenderedFrame:
     shape_pixels = np.zeros(count)
     cut = np.zeros(count, bool)
     for index in sorted(range(count), key=lambda k: plan.objects[k].depth):
+        look = plan.looks[index] if plan.looks else None
         boxes[index], shape_pixels[index], cut[index] = _draw_object(plan, plan.objects[index], index, t, image,
-                                                                     labels)
+                                                                     labels, look)
+    if plan.hand is not None and plan.hand.present[t]:
+        _draw_hand(plan, plan.hand, t, image, labels)
     if plan.foreground is not None:
         layer = cv2.warpAffine(plan.foreground, world_to_image, (width, height), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
@@ -89,7 +94,7 @@ def _world_to_image(plan: VideoPlan, t: int) -> np.ndarray:
 
 
 def _draw_object(plan: VideoPlan, track: ObjectTrack, index: int, t: int, image: np.ndarray,
-                 labels: np.ndarray) -> tuple[np.ndarray, float, bool]:
+                 labels: np.ndarray, look: ObjectLook | None = None) -> tuple[np.ndarray, float, bool]:
     """Draw one object into ``image``/``labels`` (in place).
 
     Returns:
@@ -110,6 +115,20 @@ def _draw_object(plan: VideoPlan, track: ObjectTrack, index: int, t: int, image:
     interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
     rgb = cv2.resize(track.sprite.rgb, (w_px, h_px), interpolation=interpolation)
     alpha = cv2.resize(track.sprite.alpha, (w_px, h_px), interpolation=interpolation)
+    if look is not None:
+        if look.warps(t):
+            rgb, alpha, pad_x, pad_y = warp_patch(rgb, alpha, float(look.rotation[t]), tuple(look.tilt[t]))
+            left, top = left - pad_x, top - pad_y
+        rgb = light_patch(rgb, alpha, float(look.gain[t]), float(look.contrast[t]))
+        sigma = float(look.defocus[t]) * max(w_px, h_px) / 64
+        if sigma >= 0.3:
+            # Defocus blurs the object's edge too: the blurred shape is the one annotated, as with motion blur.
+            pad = math.ceil(2 * sigma) + 1
+            rgb = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+            alpha = cv2.copyMakeBorder(alpha, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0.0)
+            rgb = cv2.GaussianBlur(rgb, (0, 0), sigma)
+            alpha = cv2.GaussianBlur(alpha, (0, 0), sigma)
+            left, top = left - pad, top - pad
     if t > 0:
         motion = centre - camera.to_image(track.position[t - 1], t - 1)  # image pixels per frame
         speed = float(np.hypot(*motion))
@@ -143,6 +162,35 @@ def _draw_object(plan: VideoPlan, track: ObjectTrack, index: int, t: int, image:
     cols = np.flatnonzero(inner.any(axis=0))
     box = np.array([x0 + cols[0], y0 + rows[0], x0 + cols[-1] + 1, y0 + rows[-1] + 1], np.float64)
     return box, float(inside), inside < total
+
+
+def _draw_hand(plan: VideoPlan, hand: HandPlan, t: int, image: np.ndarray, labels: np.ndarray) -> None:
+    """Draw the hand over the target (in place): it takes the pixels it covers from every object."""
+    width, height = plan.image_size
+    target = plan.objects[0]
+    zoom = plan.camera.zoom[t]
+    centre = plan.camera.to_image(target.position[t], t)
+    reach = max(target.sprite.size_at(target.scale[t], target.stretch[t])) * zoom  # the target's longer side
+    offset = hand.offset[t]
+    where = centre + offset * reach
+    length = max(4, round(hand.size * reach))
+    sprite_h, sprite_w = hand.alpha.shape
+    w_px = max(2, round(length * sprite_w / sprite_h))
+    rgb = cv2.resize(hand.rgb, (w_px, length), interpolation=cv2.INTER_AREA)
+    alpha = cv2.resize(hand.alpha, (w_px, length), interpolation=cv2.INTER_AREA)
+    # Fingers point at the target: the hand's "up" is minus its offset direction.
+    angle = math.degrees(math.atan2(offset[0], -offset[1])) if np.any(offset) else 0.0
+    rgb, alpha, _, _ = warp_patch(rgb, alpha, -angle, (0.0, 0.0))
+    left, top = round(where[0] - rgb.shape[1] / 2), round(where[1] - rgb.shape[0] / 2)
+    x0, y0 = max(0, left), max(0, top)
+    x1, y1 = min(width, left + rgb.shape[1]), min(height, top + rgb.shape[0])
+    if x1 <= x0 or y1 <= y0:
+        return
+    weight = alpha[y0 - top:y1 - top, x0 - left:x1 - left, None]
+    patch = rgb[y0 - top:y1 - top, x0 - left:x1 - left].astype(np.float32)
+    region = image[y0:y1, x0:x1]
+    region[:] = (weight * patch + (1 - weight) * region).astype(np.uint8)
+    labels[y0:y1, x0:x1][weight[..., 0] > 0.5] = 0
 
 
 def _line_kernel(length: int, angle: float) -> np.ndarray:

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from siamrcnn_ros.synthetic.appearance import HandPlan, ObjectLook, plan_looks
 from siamrcnn_ros.synthetic.paths import Camera, random_camera
-from siamrcnn_ros.synthetic.settings import GapSettings, SceneSettings
-from siamrcnn_ros.synthetic.sprites import Sprite, lookalike_sprite, random_sprite
+from siamrcnn_ros.synthetic.photos import paint_crop, random_crop
+from siamrcnn_ros.synthetic.settings import AppearanceSettings, GapSettings, SceneSettings
+from siamrcnn_ros.synthetic.sprites import Sprite, lookalike_sprite, random_photo_sprite, random_sprite
 from siamrcnn_ros.synthetic.textures import paint, random_recipe
 from siamrcnn_ros.synthetic.tracks import Gap, ObjectTrack, plan_gaps, plan_track
 
@@ -34,6 +36,8 @@ class VideoPlan:
         shake: ``[N]`` bool, frames blurred by camera shake.
         blur_speed: object speed (image pixels per frame) from which motion blur is drawn.
         long_term: planned as a long-term video.
+        looks: per object, its appearance over time (None: unchanged); empty when nothing changes.
+        hand: the hand that passes over the target, or None.
     """
 
     frames: int
@@ -46,10 +50,15 @@ class VideoPlan:
     shake: np.ndarray
     blur_speed: float
     long_term: bool
+    looks: tuple[ObjectLook | None, ...] = ()
+    hand: HandPlan | None = None
 
 
-def plan_video(seed: int, frames: int, scene: SceneSettings, gaps: GapSettings, *, long_term: bool) -> VideoPlan:
-    """A random video, a pure function of its arguments.
+def plan_video(seed: int, frames: int, scene: SceneSettings, gaps: GapSettings, *, long_term: bool,
+               appearance: AppearanceSettings | None = None) -> VideoPlan:
+    """A random video, a pure function of its arguments (and, for photos, of the installed photo library).
+
+    ``appearance`` defaults to the procedural world (``AppearanceSettings.procedural()``).
 
     The target (object 0) starts fully visible; look-alikes never leave on purpose, so in a long-term
     video they stay in view while the target is away.
@@ -60,14 +69,18 @@ def plan_video(seed: int, frames: int, scene: SceneSettings, gaps: GapSettings, 
     world_size = (math.ceil(width / scene.zoom_range[0] + 2 * scene.camera_shift) + 8,
                   math.ceil(height / scene.zoom_range[0] + 2 * scene.camera_shift) + 8)
     camera = random_camera(rng, frames, scene.image_size, world_size, scene.camera_shift, scene.zoom_range)
-    background = _background(rng, world_size)
+    if appearance is None:
+        appearance = AppearanceSettings.procedural()
+    photos = appearance.photos
+    new_sprite = random_photo_sprite if photos else random_sprite
+    background = _photo_background(rng, world_size) if photos else _background(rng, world_size)
 
     count = int(rng.integers(scene.objects[0], scene.objects[1] + 1))
     lookalikes = int(rng.integers(scene.lookalikes[0], scene.lookalikes[1] + 1))
-    target_sprite = random_sprite(rng, float(rng.uniform(*scene.object_size)))
+    target_sprite = new_sprite(rng, float(rng.uniform(*scene.object_size)))
     sprites = [target_sprite]
     sprites += [lookalike_sprite(rng, target_sprite, scene.lookalike_hue_shift) for _ in range(lookalikes)]
-    sprites += [random_sprite(rng, float(rng.uniform(*scene.object_size))) for _ in range(count - 1 - lookalikes)]
+    sprites += [new_sprite(rng, float(rng.uniform(*scene.object_size))) for _ in range(count - 1 - lookalikes)]
     roles = ['target'] + ['lookalike'] * lookalikes + ['other'] * (count - 1 - lookalikes)
 
     occluder_count = int(rng.integers(scene.occluders[0], scene.occluders[1] + 1))
@@ -76,7 +89,7 @@ def plan_video(seed: int, frames: int, scene: SceneSettings, gaps: GapSettings, 
     rects, panel = _occluder_rects(rng, occluder_count, camera, target_sprite, want_panel=long_term)
     # Panels are the occluders that can hide a whole object (bars are infinitely long and thin).
     panels = rects[np.abs(rects).max(axis=1) < 1e4 - 1] if len(rects) else None
-    foreground = _foreground(rng, world_size, rects) if len(rects) else None
+    foreground = _foreground(rng, world_size, rects, photos=photos) if len(rects) else None
 
     firsts = _first_positions(rng, sprites, camera, rects)
     target_gaps = _target_gaps(rng, frames, gaps, can_hide=panel is not None, long_term=long_term)
@@ -100,9 +113,10 @@ def plan_video(seed: int, frames: int, scene: SceneSettings, gaps: GapSettings, 
                                  follow=follow, avoid=panels))
     shake = rng.random(frames) < scene.shake_probability
     shake[0] = False  # the first frame is where the target is given: keep it sharp
+    looks, hand = plan_looks(seed, count, frames, appearance, target_gaps)
     return VideoPlan(frames=frames, image_size=scene.image_size, background=background, foreground=foreground,
                      occluder_rects=rects, camera=camera, objects=tuple(tracks), shake=shake,
-                     blur_speed=scene.blur_speed, long_term=long_term)
+                     blur_speed=scene.blur_speed, long_term=long_term, looks=looks, hand=hand)
 
 
 def _outside_gaps(position: np.ndarray, gaps: tuple[Gap, ...], margin: int) -> np.ndarray:
@@ -146,6 +160,13 @@ def _background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
     return canvas
 
 
+def _photo_background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    """A crop of a random photograph (40-100 % of the largest window of the canvas's aspect), flipped at
+    random, with a small colour change."""
+    width, height = size
+    return paint_crop(random_crop(rng, width / height, fraction=(0.4, 1.0)), width, height)
+
+
 def _occluder_rects(rng: np.random.Generator, count: int, camera: Camera, target: Sprite,
                     *, want_panel: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """``[P, 4]`` world xyxy occluders and the first panel among them (or None).
@@ -173,8 +194,8 @@ def _occluder_rects(rng: np.random.Generator, count: int, camera: Camera, target
     return np.asarray(rects, np.float64).reshape(-1, 4), panel
 
 
-def _foreground(rng: np.random.Generator, size: tuple[int, int], rects: np.ndarray) -> np.ndarray:
-    """``[H, W, 4]`` RGBA canvas with each occluder painted in its own texture."""
+def _foreground(rng: np.random.Generator, size: tuple[int, int], rects: np.ndarray, *, photos: bool) -> np.ndarray:
+    """``[H, W, 4]`` RGBA canvas with each occluder painted in its own texture (a photo crop with ``photos``)."""
     width, height = size
     canvas = np.zeros((height, width, 4), np.uint8)
     for rect in rects:
@@ -182,7 +203,12 @@ def _foreground(rng: np.random.Generator, size: tuple[int, int], rects: np.ndarr
         x1, y1 = min(width, round(rect[2])), min(height, round(rect[3]))
         if x1 <= x0 or y1 <= y0:
             continue
-        canvas[y0:y1, x0:x1, :3] = paint(random_recipe(rng, kinds=('noise', 'stripes', 'gradient')), x1 - x0, y1 - y0)
+        if photos:
+            crop = random_crop(rng, (x1 - x0) / (y1 - y0), fraction=(0.3, 1.0))
+            canvas[y0:y1, x0:x1, :3] = paint_crop(crop, x1 - x0, y1 - y0)
+        else:
+            recipe = random_recipe(rng, kinds=('noise', 'stripes', 'gradient'))
+            canvas[y0:y1, x0:x1, :3] = paint(recipe, x1 - x0, y1 - y0)
         canvas[y0:y1, x0:x1, 3] = 255
     return canvas
 

@@ -1,8 +1,10 @@
 """Settings of the synthetic tracking world: how many videos, how long, how hard.
 
 Nested frozen dataclasses; the defaults here are the only place a default lives. ``PRESETS``
-holds named instances: ``'demo'`` (the world the demo checkpoint is trained and evaluated on)
-and ``'tiny'`` (seconds to generate, for tests).
+holds named instances: ``'demo'`` (the photo world the demo checkpoint is trained and evaluated on),
+``'train'`` (the same world with more training videos, for ``data/synthetic_big``), ``'shapes'`` (the
+procedural world of flat textured shapes, the demo world before photographs), ``'tiny'`` (procedural,
+seconds to generate, for tests) and ``'tiny_photo'`` (the photo world, test-sized).
 """
 from __future__ import annotations
 
@@ -89,6 +91,69 @@ class GapSettings:
 
 
 @dataclass(frozen=True)
+class AppearanceSettings:
+    """How objects and backgrounds look, and how an object's look changes over time.
+
+    The defaults are the photo world: backgrounds and object textures are crops of real photographs
+    (``siamrcnn_ros.synthetic.photos``), and objects rotate, tilt, change lighting, go out of focus and
+    get partly covered by a hand. ``AppearanceSettings.procedural()`` is the world of flat textured shapes.
+
+    Attributes:
+        photos: backgrounds, objects and occluder panels are photo crops (else procedural textures).
+        rotation: largest in-plane rotation of an object, degrees either way (0 = none).
+        rotation_probability: chance that an object rotates in-plane at all.
+        tilt: largest out-of-plane rotation (perspective) about each of the object's axes, degrees.
+        tilt_probability: chance that an object tilts at all.
+        lighting: largest brightness change of an object over time (0.3 = +-30 %), also its contrast change.
+        lighting_probability: chance that an object's lighting changes over time.
+        defocus: largest defocus blur, Gaussian sigma in pixels of the object (0 = none).
+        defocus_probability: chance that an object goes out of focus for a while.
+        hand_probability: chance that a video has a hand passing over the target at times.
+        hand_size: the hand's length relative to the target's longer side (inclusive range).
+    """
+
+    photos: bool = True
+    rotation: float = 35.0
+    rotation_probability: float = 0.5
+    tilt: float = 40.0
+    tilt_probability: float = 0.5
+    lighting: float = 0.3
+    lighting_probability: float = 0.5
+    defocus: float = 2.5
+    defocus_probability: float = 0.25
+    hand_probability: float = 0.35
+    hand_size: tuple[float, float] = (0.7, 1.1)
+
+    def __post_init__(self) -> None:
+        for name in ('rotation_probability', 'tilt_probability', 'lighting_probability', 'defocus_probability',
+                     'hand_probability'):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f'{name} must be in [0, 1], got {getattr(self, name)}')
+        if not 0 <= self.tilt < 80:
+            raise ValueError(f'tilt must be in [0, 80) degrees, got {self.tilt}')
+        if not 0 <= self.lighting < 1:
+            raise ValueError(f'lighting must be in [0, 1), got {self.lighting}')
+        if self.rotation < 0 or self.defocus < 0:
+            raise ValueError(f'rotation and defocus must be >= 0, got {self.rotation}, {self.defocus}')
+        if not 0 < self.hand_size[0] <= self.hand_size[1]:
+            raise ValueError(f'hand_size must be a positive range, got {self.hand_size}')
+
+    @classmethod
+    def procedural(cls) -> AppearanceSettings:
+        """The world of flat textured shapes: no photos, no appearance change over time."""
+        return cls(photos=False, rotation=0.0, rotation_probability=0.0, tilt=0.0, tilt_probability=0.0,
+                   lighting=0.0, lighting_probability=0.0, defocus=0.0, defocus_probability=0.0,
+                   hand_probability=0.0)
+
+    @property
+    def changes_over_time(self) -> bool:
+        """Whether any appearance change over time can happen."""
+        return any(getattr(self, name) > 0 for name in ('rotation_probability', 'tilt_probability',
+                                                        'lighting_probability', 'defocus_probability',
+                                                        'hand_probability'))
+
+
+@dataclass(frozen=True)
 class WorldSettings:
     """The whole world: splits, video counts and lengths, the seed.
 
@@ -100,6 +165,7 @@ class WorldSettings:
         long_frames: length of a long-term video.
         scene: what a video holds.
         gaps: when the target disappears.
+        appearance: what objects and backgrounds look like (photos or procedural) and how they change.
     """
 
     seed: int = 0
@@ -111,6 +177,7 @@ class WorldSettings:
     long_frames: int = 2000
     scene: SceneSettings = field(default_factory=SceneSettings)
     gaps: GapSettings = field(default_factory=GapSettings)
+    appearance: AppearanceSettings = field(default_factory=AppearanceSettings)
 
     def __post_init__(self) -> None:
         for name in ('train', 'val', 'test', 'long_term'):
@@ -143,10 +210,19 @@ def json_ready(value: Any) -> Any:
     return value
 
 
+_TINY = WorldSettings(train=3, val=2, test=2, long_term=1, frames=30, long_frames=400,
+                      gaps=GapSettings(short_probability=0.5, long_count=(2, 2), long_length=(150, 300)),
+                      appearance=AppearanceSettings.procedural())
+
 PRESETS: dict[str, WorldSettings] = {
-    # The demo world: ~14,000 frames, about a minute to write on one core.
+    # The demo world: ~14,000 frames of photo crops, about a minute to write on one core.
     'demo': WorldSettings(),
+    # The training world (data/synthetic_big): the demo world's scenes with 300 training videos.
+    'train': WorldSettings(train=300),
+    # The procedural world of flat textured shapes (the demo world before photographs).
+    'shapes': WorldSettings(appearance=AppearanceSettings.procedural()),
     # For tests: a few seconds. The long-term video still has two gaps of 30-60 frames.
-    'tiny': WorldSettings(train=3, val=2, test=2, long_term=1, frames=30, long_frames=400,
-                          gaps=GapSettings(short_probability=0.5, long_count=(2, 2), long_length=(150, 300))),
+    'tiny': _TINY,
+    # The photo world at the tiny world's size, for tests of the photo path.
+    'tiny_photo': dataclasses.replace(_TINY, appearance=AppearanceSettings()),
 }

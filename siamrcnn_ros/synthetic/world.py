@@ -2,14 +2,17 @@
 
 Layout of ``root`` (see ``writers`` for the files of one sequence)::
 
-    world.json                               settings, sequence names, "complete": true once done
+    world.json                               settings, sequence names, the photos used (photo worlds),
+                                             "complete": true once done
     train/list.txt, train/Synthetic_Train_000001/ ...
     val/list.txt,   val/Synthetic_Val_000001/ ...
     test/list.txt,  test/Synthetic_Test_000001/ ...
     lasot/<class>/<class>-<n>/ ...           long-term test videos (class = the target's shape)
 
-Every video is a function of ``(seed, split, index)`` and the settings only, so the same settings
-give byte-identical files, and a world is rebuilt only when its settings change.
+Every video is a function of ``(seed, split, index)``, the settings and (photo worlds) the photo library only,
+so the same settings and photos give byte-identical files, and a world is rebuilt only when they change.
+A photo world records the photo files it was painted from (``photos``: names and count), because the library
+depends on what is installed (``opencv-doc`` adds photos).
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from siamrcnn_ros.synthetic.photos import photo_names
 from siamrcnn_ros.synthetic.scene import plan_video
 from siamrcnn_ros.synthetic.settings import WorldSettings
 from siamrcnn_ros.synthetic.writers import write_video
@@ -64,6 +68,14 @@ def total_frames(settings: WorldSettings) -> int:
     return (settings.train + settings.val + settings.test) * settings.frames + settings.long_term * settings.long_frames
 
 
+def world_photos(settings: WorldSettings) -> dict | None:
+    """What ``world.json`` records of the photo library: ``{'count': n, 'names': [...]}``, None without photos."""
+    if not settings.appearance.photos:
+        return None
+    names = photo_names()
+    return {'count': len(names), 'names': names}
+
+
 def make_world(root: str | Path, settings: WorldSettings, *, overwrite: bool = False,
                on_frame: Callable[[], None] | None = None) -> WorldSummary:
     """Write the world into ``root``, or do nothing if ``root`` already holds it complete.
@@ -76,24 +88,34 @@ def make_world(root: str | Path, settings: WorldSettings, *, overwrite: bool = F
         on_frame: called after each written frame (progress bars).
 
     Raises:
-        FileExistsError: ``root`` holds other files, or a world with other settings and not ``overwrite``.
+        FileExistsError: ``root`` holds other files, or a world with other settings or other photos and not
+            ``overwrite``.
     """
     root = Path(root)
     started = time.perf_counter()
     wanted = settings.to_dict()
+    photos = world_photos(settings)
     counts = {'train': settings.train, 'val': settings.val, 'test': settings.test, LONG_TERM_FOLDER: settings.long_term}
     existing = _read_world_file(root)
-    if existing is not None and existing.get('settings') == wanted and existing.get('complete'):
+    same = existing is not None and existing.get('settings') == wanted and existing.get('photos') == photos
+    if same and existing.get('complete'):
         return WorldSummary(root=root, skipped=True, videos=counts, frames=0, seconds=time.perf_counter() - started)
     if existing is None and root.is_dir() and any(root.iterdir()):
         raise FileExistsError(f'{root} is not empty and holds no {WORLD_FILE}: choose a new or empty folder')
-    if existing is not None and existing.get('settings') != wanted and not overwrite:
+    if existing is not None and not same and not overwrite:
+        if existing.get('settings') == wanted:
+            had = existing.get('photos') or {}
+            raise FileExistsError(f'{root} holds this world painted from other photos ({had.get("count", 0)} there, '
+                                  f'{photos["count"] if photos else 0} here; {root / WORLD_FILE} lists them): '
+                                  'pass overwrite=True (--overwrite) to repaint it')
         raise FileExistsError(f'{root} holds a world made with other settings ({root / WORLD_FILE}); '
                               'pass overwrite=True (--overwrite) to replace it')
     for name in (*SPLITS, LONG_TERM_FOLDER):
         shutil.rmtree(root / name, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
     document = {'format': WORLD_FORMAT, 'version': WORLD_VERSION, 'settings': wanted, 'complete': False}
+    if photos is not None:
+        document['photos'] = photos
     _write_world_file(root, document)
 
     frames = 0
@@ -104,7 +126,8 @@ def make_world(root: str | Path, settings: WorldSettings, *, overwrite: bool = F
         for index in range(counts[split]):
             name = f'Synthetic_{split.capitalize()}_{index + 1:06d}'
             seed = video_seed(settings.seed, split, index)
-            plan = plan_video(seed, settings.frames, settings.scene, settings.gaps, long_term=False)
+            plan = plan_video(seed, settings.frames, settings.scene, settings.gaps, long_term=False,
+                              appearance=settings.appearance)
             write_video(plan, root / split / name, 'got10k', jpeg_quality=settings.scene.jpeg_quality,
                         meta={'url': f'synthetic://seed-{settings.seed}/{split}/{index + 1}'}, on_frame=on_frame)
             names[split].append(name)
@@ -114,7 +137,7 @@ def make_world(root: str | Path, settings: WorldSettings, *, overwrite: bool = F
     per_class: dict[str, int] = {}
     for index in range(settings.long_term):
         plan = plan_video(video_seed(settings.seed, LONG_TERM_FOLDER, index), settings.long_frames, settings.scene,
-                          settings.gaps, long_term=True)
+                          settings.gaps, long_term=True, appearance=settings.appearance)
         category = plan.objects[0].sprite.shape
         per_class[category] = per_class.get(category, 0) + 1
         relative = f'{LONG_TERM_FOLDER}/{category}/{category}-{per_class[category]}'

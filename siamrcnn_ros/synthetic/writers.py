@@ -125,10 +125,16 @@ def _write_lasot_files(plan: VideoPlan, folder: Path, truth: VideoTruth) -> None
 def describe_target(plan: VideoPlan) -> str:
     """A sentence naming the target, as LaSOT's ``nlp.txt`` holds (e.g. 'green striped ellipse')."""
     sprite = plan.objects[0].sprite
-    hsv = cv2.cvtColor(sprite.texture.colours[None, :1], cv2.COLOR_RGB2HSV)[0, 0]
+    if sprite.texture is not None:
+        main = sprite.texture.colours[None, :1]
+        pattern = {'noise': 'mottled', 'stripes': 'striped', 'checker': 'checkered', 'spots': 'spotted',
+                   'gradient': 'shaded'}[sprite.texture.kind]
+    else:  # a photo sprite: its mean colour inside the shape
+        inside = sprite.alpha > 0.5
+        main = sprite.rgb[inside].mean(axis=0).round().astype(np.uint8)[None, None]
+        pattern = 'photographic'
+    hsv = cv2.cvtColor(main, cv2.COLOR_RGB2HSV)[0, 0]
     colour = 'grey' if hsv[1] < 50 else next(name for bound, name in HUE_NAMES if hsv[0] < bound)
-    pattern = {'noise': 'mottled', 'stripes': 'striped', 'checker': 'checkered', 'spots': 'spotted',
-               'gradient': 'shaded'}[sprite.texture.kind]
     lookalikes = sum(track.role == 'lookalike' for track in plan.objects)
     crowd = f' among {lookalikes} look-alike{"s" if lookalikes > 1 else ""}' if lookalikes else ''
     return f'the {colour} {pattern} {sprite.shape}{crowd}'
