@@ -48,6 +48,7 @@ from siamrcnn_ros.node.images import BACKEND as IMAGE_BACKEND
 from siamrcnn_ros.node.images import InvalidImageError, image_msg_to_rgb, rgb_to_image_msg
 from siamrcnn_ros.node.masks import MaskHost
 from siamrcnn_ros.node.outputs import debug_image, frame_track_array, frame_tracks
+from siamrcnn_ros.node.parameter_guard import guard_parameter_services
 from siamrcnn_ros.node.qos import TRACK_OUTPUT_DEPTH, image_qos, latest_only_qos, no_image_message, reliable_qos
 from siamrcnn_ros.node.session import FrameOutcome, TrackingSession
 from siamrcnn_ros.node.targets import TargetInputs
@@ -83,6 +84,7 @@ class SiamRCNNNode(LifecycleNode):
             self._settings_error = str(error)
             self.get_logger().error(f'invalid parameters: {error}; configure will fail until they are fixed')
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        guard_parameter_services(self)  # a ParameterValue.type rclpy cannot read must not end the process
         self._state = 'unconfigured'
         self._health = Health()
         self._host = ModelHost()
@@ -303,8 +305,21 @@ class SiamRCNNNode(LifecycleNode):
                                 f'{self._settings.image_qos.reliability!r} (best_effort receives from every publisher)')
 
     def _on_set_parameters(self, changes: list[Parameter]) -> SetParametersResult:
+        """rclpy's on-set callback: validates a change of the node's own parameters (the whole settings tree).
+
+        Parameters rclpy declares itself (``use_sim_time``, QoS overrides) pass unchecked: rclpy validates and
+        applies those. A name nobody declared (rclpy lets an empty name through, README "Known issues") is refused.
+        """
+        ours = [change for change in changes if change.name in parameters.SPECS]
+        undeclared = [change.name for change in changes
+                      if change.name not in parameters.SPECS and not self.has_parameter(change.name)]
+        if undeclared:
+            return SetParametersResult(successful=False, reason=f'parameter {undeclared[0]!r} is not declared by '
+                                                                f'{NODE_NAME}; `ros2 param list` shows those it has')
+        if not ours:
+            return SetParametersResult(successful=True)
         values = dict(self._values)
-        values.update({change.name: change.value for change in changes})
+        values.update({change.name: change.value for change in ours})
         try:
             settings = parameters.settings_from_values(values)
         except ValueError as error:
@@ -327,7 +342,7 @@ class SiamRCNNNode(LifecycleNode):
             session.set_tracker_settings(settings.tracker)
             session.set_max_targets(settings.max_targets)
             session.set_box2seg(box2seg)
-        for when, names in parameters.changed_effects({c.name: c.value for c in changes}).items():
+        for when, names in parameters.changed_effects({c.name: c.value for c in ours}).items():
             self.get_logger().info(f'parameters {", ".join(names)} changed: they take effect {when}')
         return SetParametersResult(successful=True)
 
