@@ -2,12 +2,14 @@
 
 Examples::
 
-    siamrcnn-make-world --root data/synthetic                       # the demo world (~14,000 frames)
-    siamrcnn-make-world --root /tmp/world --preset tiny             # seconds, for tests
+    siamrcnn-make-world --root data/synthetic                       # the demo world of photos (~14,000 frames)
+    siamrcnn-make-world --root data/synthetic_big --preset train    # the same with 300 training videos
+    siamrcnn-make-world --root data/shapes --preset shapes          # the procedural world of flat shapes
+    siamrcnn-make-world --root /tmp/world --preset tiny             # seconds, for tests (tiny_photo: with photos)
     siamrcnn-make-world --root data/big --train 500 --frames 150 --size 480x360 --seed 3
 
-Running it again with the same settings does nothing (``world.json`` records them); other
-settings on an existing world need ``--overwrite``.
+Running it again with the same settings and photos does nothing (``world.json`` records them); other
+settings or another photo library (``opencv-doc`` installed or not) on an existing world need ``--overwrite``.
 """
 from __future__ import annotations
 
