@@ -10,6 +10,7 @@ values (the on-set callback builds the candidate settings and refuses the change
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 
 from siamrcnn_ros.model.config import PRESETS
 from siamrcnn_ros.model.default_weights import DEFAULT, NONE
+from siamrcnn_ros.tracking.settings import CONFIDENCES
 from siamrcnn_ros.tracking.tracker import VARIANTS, TrackerSettings
 
 DEVICE_PATTERN = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
@@ -196,6 +198,12 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('tracker.tdpa.rival_weight', 'TDPA: weight of the best other detection of the frame, whose '
                   'score is subtracted from each detection\'s unary score (0 = the paper)', NEW_TARGETS,
                   range=(0.0, 1.0)),
+    ParameterSpec('tracker.tdpa.confidence', "TDPA: presence confidence of a present result: 'tracklet' (the "
+                  "paper: the selected tracklet's best scores) or 'frame' (its detection's scores on this frame)",
+                  NEW_TARGETS, choices=CONFIDENCES),
+    ParameterSpec('tracker.max_aspect_change', 'every variant: re-detections whose aspect ratio differs from the '
+                  "first box's by more than this factor (either way) are dropped; .inf = no gate (the paper)",
+                  NEW_TARGETS, range=(1.0, math.inf)),
     ParameterSpec('tracker.short_term.prior_sigma', 'short_term variant: width of the spatial prior (fraction '
                   'of the image size), > 0', NEW_TARGETS, range=(0.0, 10.0)),
     ParameterSpec('tracker.short_term.max_distance', 'short_term variant: farthest a detection may be from the '
