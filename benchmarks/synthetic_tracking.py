@@ -35,23 +35,26 @@ from siamrcnn_ros.datasets import list_sequences
 from siamrcnn_ros.datasets.sequence import Sequence
 from siamrcnn_ros.evaluation.cli import format_table
 from siamrcnn_ros.evaluation.evaluate import evaluate_results_folder
+from siamrcnn_ros.evaluation.long_term import presence_roc_auc
 from siamrcnn_ros.evaluation.plots import plot_success
 from siamrcnn_ros.evaluation.results import write_results
 from siamrcnn_ros.model import build_model
 from siamrcnn_ros.model.siamrcnn import resolve_device
+from siamrcnn_ros.tracking.defaults import tdpa_defaults, tracker_settings
 from siamrcnn_ros.tracking.settings import TDPASettings
-from siamrcnn_ros.tracking.tracker import VARIANTS, Tracker, TrackerSettings
+from siamrcnn_ros.tracking.tracker import VARIANTS, Tracker
 
 SPLITS = {'test': ('test', ('success', 'precision')), 'val': ('val', ('success', 'precision')),
           'lasot': ('lasot', ('success', 'precision', 'vot_lt'))}
 
 
 def tdpa_settings(items: list[str], base: TDPASettings | None = None) -> TDPASettings:
-    """``base`` (the reference values by default) with ``NAME=VALUE`` changes; ``ValueError`` naming a bad one.
+    """``base`` (the demo preset's shipped values by default, ``tracking.defaults``) with ``NAME=VALUE`` changes;
+    ``ValueError`` naming a bad one.
 
     Each value takes the type of the field it replaces (``max_gap`` is an int, the others floats).
     """
-    settings = TDPASettings() if base is None else base
+    settings = tdpa_defaults('demo') if base is None else base
     try:
         pairs = [item.split('=', 1) for item in items]
         changes = {name: type(getattr(settings, name))(value) for name, value in pairs}
@@ -136,20 +139,33 @@ def main(argv: list[str] | None = None) -> int:
         metrics = SPLITS[split][1]
         sequences = split_sequences(args.world, split, args.long_term_frames)
         total = len(variants) * sum(len(s) for s in sequences)
-        evaluations = []
+        evaluations, presence = [], {}
         with tqdm(total=total, unit='frame', desc=split) as progress:
             for variant in variants:
                 results_dir = args.output_dir / split / variant
+                pooled_confidence, pooled_present = [], []
                 for sequence in sequences:
                     progress.set_postfix_str(f'{variant} {sequence.name}')
-                    tracker = Tracker(model, TrackerSettings(variant=variant, tdpa=tdpa))
+                    settings = dataclasses.replace(tracker_settings('demo', variant), tdpa=tdpa)
+                    tracker = Tracker(model, settings)
                     boxes, confidences, times = track_sequence(tracker, sequence, progress)
                     write_results(results_dir, sequence.name, boxes, confidences, times)
+                    if sequence.absent is not None:  # frames 1.. (frame 0 is the given box)
+                        pooled_confidence.append(confidences[1:])
+                        pooled_present.append(~sequence.absent[1:])
                 evaluations.append(evaluate_results_folder(results_dir, sequences, metrics, 0.0))
+                if pooled_confidence:
+                    presence[variant] = presence_roc_auc(np.concatenate(pooled_confidence),
+                                                         np.concatenate(pooled_present))
         print(f'\n{split}: {len(sequences)} sequences, {sum(len(s) for s in sequences)} frames each variant')
         print(format_table(evaluations, metrics))
+        if presence:
+            print('presence ROC AUC of the confidence (frames pooled): '
+                  + ', '.join(f'{variant} {auc:.3f}' for variant, auc in presence.items()))
         plot_success(evaluations, args.output_dir / f'{split}_success.png')
         document['splits'][split] = {e.tracker: e.summary() for e in evaluations}
+        if presence:
+            document['splits'][split]['presence_roc_auc'] = presence
     (args.output_dir / 'scores.json').write_text(json.dumps(document, indent=2) + '\n')
     print(f'wrote {args.output_dir / "scores.json"}')
     return 0

@@ -55,3 +55,16 @@ def test_frame_confidence_follows_the_current_detection() -> None:
 def test_confidence_setting_is_checked() -> None:
     with pytest.raises(ValueError, match='confidence'):
         TDPASettings(confidence='max')
+
+
+def test_presence_roc_auc() -> None:
+    from siamrcnn_ros.evaluation.long_term import presence_roc_auc
+
+    present = np.array([True, True, False, False])
+    assert presence_roc_auc(np.array([0.9, 0.8, 0.1, 0.2]), present) == 1.0
+    assert presence_roc_auc(np.array([0.1, 0.2, 0.9, 0.8]), present) == 0.0
+    assert presence_roc_auc(np.array([0.5, 0.5, 0.5, 0.5]), present) == 0.5
+    assert presence_roc_auc(np.array([0.9, 0.2, 0.5, 0.1]), present) == 0.75  # 3 of 4 pairs ordered right
+    assert math.isnan(presence_roc_auc(np.array([0.9, 0.8]), np.array([True, True])))
+    with pytest.raises(ValueError, match='alike'):
+        presence_roc_auc(np.zeros(3), np.zeros(2, bool))

@@ -228,3 +228,35 @@ def max_geometric_mean(tpr: float, tnr: float) -> float:
         return math.nan
     peak = 0.0 if tnr >= 1.0 else min(max((1.0 - 2.0 * tnr) / (2.0 * (1.0 - tnr)), 0.0), 1.0)
     return math.sqrt((1.0 - peak) * tpr * ((1.0 - peak) * tnr + peak))
+
+
+def presence_roc_auc(confidences: np.ndarray, present: np.ndarray) -> float:
+    """ROC AUC of the confidence as a detector of the target's presence: the probability that a frame where
+    the target is present gets a higher confidence than one where it is absent (ties count one half).
+
+    Args:
+        confidences: ``[N]`` float, the tracker's confidence per frame (NaN frames are dropped).
+        present: ``[N]`` bool, the target is visible in the ground truth.
+
+    Returns:
+        the AUC in [0, 1] (0.5: no information), or NaN when one of the two classes has no frame.
+    """
+    confidences = np.asarray(confidences, dtype=np.float64)
+    present = np.asarray(present, dtype=bool)
+    if confidences.shape != present.shape or confidences.ndim != 1:
+        raise ValueError(f'confidences and present must be [N] alike, got {confidences.shape} and {present.shape}')
+    valid = ~np.isnan(confidences)
+    confidences, present = confidences[valid], present[valid]
+    positives, negatives = int(present.sum()), int((~present).sum())
+    if positives == 0 or negatives == 0:
+        return math.nan
+    # Mann-Whitney U from average ranks (ties share their mean rank).
+    order = np.argsort(confidences, kind='mergesort')
+    ranks = np.empty(len(confidences))
+    sorted_values = confidences[order]
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])  # [G] first index of each tie
+    ends = np.r_[starts[1:], len(sorted_values)]
+    for start, end in zip(starts, ends, strict=True):
+        ranks[order[start:end]] = (start + end + 1) / 2.0  # mean of ranks start+1 .. end
+    u = ranks[present].sum() - positives * (positives + 1) / 2.0
+    return float(u / (positives * negatives))

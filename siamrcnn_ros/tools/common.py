@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from siamrcnn_ros.model import PRESETS
 from siamrcnn_ros.model.default_weights import DEFAULT, resolve_checkpoint
-from siamrcnn_ros.tracking.tracker import VARIANTS, MultiTracker, Tracker, TrackerSettings
+from siamrcnn_ros.tracking.defaults import tracker_settings
+from siamrcnn_ros.tracking.tracker import VARIANTS, MultiTracker, Tracker
 
 if TYPE_CHECKING:
     from siamrcnn_ros.model import SiamRCNN
@@ -56,5 +57,5 @@ def build_model_from_args(args: argparse.Namespace, prog: str, seed: int | None 
 def build_tracker(args: argparse.Namespace, prog: str, multi: bool = False) -> Tracker | MultiTracker:
     """The tracker the options describe (see ``build_model_from_args``)."""
     model = build_model_from_args(args, prog)
-    settings = TrackerSettings(variant=args.variant)
+    settings = tracker_settings(args.preset, args.variant)
     return MultiTracker(model, settings) if multi else Tracker(model, settings)
