@@ -128,8 +128,9 @@ class HeadConfig:
         pooler_size: RoIAlign output size (7 gives ``[N, C, 7, 7]``).
         sampling_ratio: RoIAlign sampling ratio.
         nms_thresh: IoU threshold of the final NMS.
-        detections_per_img: detections kept after NMS.
-        score_thresh: detections scoring below this are dropped.
+        detections_per_img: detections kept after NMS, best first: the cap on what enters TDPA and pair
+            scoring (``demo``: 20; each one becomes a tracklet, and pair scoring grows with their square).
+        score_thresh: detections scoring below this are dropped (``demo``: 0.05).
         max_extra_boxes: caller-supplied boxes (last boxes of active tracklets) added to the RoIs.
         fusion: how a stage joins the reference and the RoI features before ``conv_reduce``: ``'concat'``
             (the paper: ``[t, r]``, 2C channels) or ``'concat_product'`` (ours: ``[t, r, t * r]``, 3C
@@ -277,7 +278,8 @@ PRESETS: dict[str, ModelConfig] = {
                                                 trunk_weights='imagenet'),
                         rpn=RPNConfig(anchor_sizes=((16, 24), (32, 48), (64, 96), (128, 256)), pre_nms_top_n=150,
                                       post_nms_top_n=100),
-                        head=HeadConfig(head_type='2fc', representation_size=256, max_extra_boxes=30, pixel_rois=True)),
+                        head=HeadConfig(head_type='2fc', representation_size=256, max_extra_boxes=30, pixel_rois=True,
+                                        detections_per_img=20, score_thresh=0.05)),
     'lite2': ModelConfig(name='lite2', transform=TransformConfig(min_size=512, max_size=853, **_LITE_TRANSFORM),
                          backbone=BackboneConfig(name='efficientnet_lite2', out_channels=256, fpn_strides=(8, 16, 32),
                                                  trunk_weights='imagenet'),
