@@ -213,8 +213,10 @@ def create_opencv_tracker(name: str):
     return factory()
 
 
-def track_opencv(name: str, frames: list[np.ndarray], first_box: np.ndarray) -> tuple[np.ndarray, list[float]]:
-    """Boxes ``[N, 4]`` xywh (NaN where the tracker reports a failure) and seconds per ``update``."""
+def track_opencv(name: str, frames: list[np.ndarray], first_box: np.ndarray,
+                 progress=None) -> tuple[np.ndarray, list[float]]:
+    """Boxes ``[N, 4]`` xywh (NaN where the tracker reports a failure) and seconds per ``update``
+    (``progress``: a tqdm bar advanced once per frame, or None)."""
     tracker = create_opencv_tracker(name)
     tracker.init(frames[0], tuple(round(float(v)) for v in first_box))
     boxes, times = [np.asarray(first_box, dtype=np.float64)], []
@@ -223,12 +225,15 @@ def track_opencv(name: str, frames: list[np.ndarray], first_box: np.ndarray) -> 
         ok, box = tracker.update(frame)
         times.append(time.perf_counter() - started)
         boxes.append(np.asarray(box, dtype=np.float64) if ok else np.full(4, np.nan))
+        if progress is not None:
+            progress.update()
     return np.stack(boxes), times
 
 
 def opencv_worker(args: argparse.Namespace) -> int:
     """Subprocess entry: OpenCV trackers on the clips named, results as JSON (run under the chosen cv2)."""
     import cv2
+    from tqdm import tqdm
 
     results = {'cv2': cv2.__version__, 'cv2_file': cv2.__file__, 'clips': {}}
     for name in args.clips:
@@ -237,7 +242,8 @@ def opencv_worker(args: argparse.Namespace) -> int:
         boxes, _ = read_annotation(clip)
         results['clips'][name] = {}
         for tracker in args.opencv:
-            predicted, times = track_opencv(tracker, frames, boxes[0])
+            with tqdm(total=len(frames) - 1, desc=f'OpenCV {tracker} {name}', unit='frame', leave=False) as bar:
+                predicted, times = track_opencv(tracker, frames, boxes[0], bar)
             results['clips'][name][tracker] = {'boxes': predicted.tolist(), 'times': times}
     Path(args.worker_output).write_text(json.dumps(results))
     return 0
