@@ -299,20 +299,26 @@ def format_tables(scores: dict[str, dict[str, dict]], trackers: list[str]) -> st
 
 
 def plot_success_per_clip(scores: dict[str, dict[str, dict]], trackers: list[str], path: Path) -> Path:
-    """One success-curve panel per clip, legends sorted by AUC."""
+    """One success-curve panel per clip (and one of the mean curves), legends sorted by AUC, one colour per tracker."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     from siamrcnn_ros.evaluation.one_pass import SUCCESS_THRESHOLDS
 
-    columns = min(3, len(scores))
-    rows = math.ceil(len(scores) / columns)
+    panels = dict(scores)
+    if len(scores) > 1:  # the mean curve over clips, whose mean is the mean AUC
+        panels[f'mean over {len(scores)} clips'] = {
+            tracker: {'success': np.mean([scores[clip][tracker]['success'] for clip in scores], axis=0).tolist(),
+                      'auc': float(np.mean([scores[clip][tracker]['auc'] for clip in scores]))}
+            for tracker in trackers}
+    columns = min(3, len(panels))
+    rows = math.ceil(len(panels) / columns)
     figure = Figure(figsize=(5 * columns, 4 * rows), dpi=100)
     FigureCanvasAgg(figure)
-    for index, (clip, clip_scores) in enumerate(scores.items()):
+    for index, (clip, clip_scores) in enumerate(panels.items()):
         axes = figure.add_subplot(rows, columns, index + 1)
         for tracker in sorted(trackers, key=lambda name: -clip_scores[name]['auc']):
-            axes.plot(SUCCESS_THRESHOLDS, clip_scores[tracker]['success'],
+            axes.plot(SUCCESS_THRESHOLDS, clip_scores[tracker]['success'], color=f'C{trackers.index(tracker) % 10}',
                       label=f'[{clip_scores[tracker]["auc"]:.3f}] {tracker}')
         axes.set(title=clip, xlabel='Overlap threshold', ylabel='Success rate', xlim=(0, 1), ylim=(0, 1.02))
         axes.grid(alpha=0.3)
