@@ -37,7 +37,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,8 +185,8 @@ def frozen_boxes(first_box: np.ndarray, count: int) -> np.ndarray:
     return np.repeat(np.asarray(first_box, dtype=np.float64)[None], count, axis=0)
 
 
-def track_ours(tracker, frames: list[np.ndarray], first_box: np.ndarray) -> tuple[np.ndarray, list[float]]:
-    """Boxes ``[N, 4]`` xywh and seconds per ``update`` of one of our ``Tracker``s (frames BGR)."""
+def track_ours(tracker, frames: Iterable[np.ndarray], first_box: np.ndarray) -> tuple[np.ndarray, list[float]]:
+    """Boxes ``[N, 4]`` xywh and seconds per ``update`` of one of our ``Tracker``s (frames BGR, read as it goes)."""
     from siamrcnn_ros.boxes import xyxy_to_xywh
 
     boxes, times = [], []
@@ -213,14 +213,15 @@ def create_opencv_tracker(name: str):
     return factory()
 
 
-def track_opencv(name: str, frames: list[np.ndarray], first_box: np.ndarray,
+def track_opencv(name: str, frames: Iterable[np.ndarray], first_box: np.ndarray,
                  progress=None) -> tuple[np.ndarray, list[float]]:
     """Boxes ``[N, 4]`` xywh (NaN where the tracker reports a failure) and seconds per ``update``
     (``progress``: a tqdm bar advanced once per frame, or None)."""
     tracker = create_opencv_tracker(name)
-    tracker.init(frames[0], tuple(round(float(v)) for v in first_box))
+    frames = iter(frames)
+    tracker.init(next(frames), tuple(round(float(v)) for v in first_box))
     boxes, times = [np.asarray(first_box, dtype=np.float64)], []
-    for frame in frames[1:]:
+    for frame in frames:
         started = time.perf_counter()
         ok, box = tracker.update(frame)
         times.append(time.perf_counter() - started)
@@ -238,11 +239,12 @@ def opencv_worker(args: argparse.Namespace) -> int:
     results = {'cv2': cv2.__version__, 'cv2_file': cv2.__file__, 'clips': {}}
     for name in args.clips:
         clip = next(clip for clip in CLIPS if clip.name == name)
-        frames = list(iter_frames(Path(args.videos[clip.video]), clip.first, clip.last))[:args.max_frames]
         boxes, _ = read_annotation(clip)
+        last = clip.last if args.max_frames is None else min(clip.last, clip.first + args.max_frames - 1)
         results['clips'][name] = {}
         for tracker in args.opencv:
-            with tqdm(total=len(frames) - 1, desc=f'OpenCV {tracker} {name}', unit='frame', leave=False) as bar:
+            frames = iter_frames(Path(args.videos[clip.video]), clip.first, last)
+            with tqdm(total=last - clip.first, desc=f'OpenCV {tracker} {name}', unit='frame', leave=False) as bar:
                 predicted, times = track_opencv(tracker, frames, boxes[0], bar)
             results['clips'][name][tracker] = {'boxes': predicted.tolist(), 'times': times}
     Path(args.worker_output).write_text(json.dumps(results))
@@ -395,10 +397,11 @@ def main(argv: list[str] | None = None) -> int:
             trackers.append(name)
             for clip in clips:
                 boxes, _ = truth[clip.name]
-                frames = list(iter_frames(videos[clip.video], clip.first, clip.first + len(boxes) - 1))
+                frames = iter_frames(videos[clip.video], clip.first, clip.first + len(boxes) - 1)
                 tracker = Tracker(model, TrackerSettings(variant=variant))
                 results[clip.name][name] = track_ours(
-                    tracker, tqdm(frames, desc=f'{name} {clip.name}', unit='frame', leave=False), boxes[0])
+                    tracker, tqdm(frames, total=len(boxes), desc=f'{name} {clip.name}', unit='frame', leave=False),
+                    boxes[0])
 
     scores = {clip.name: {tracker: score(*results[clip.name][tracker][:1], *truth[clip.name],
                                          results[clip.name][tracker][1]) for tracker in trackers}
