@@ -12,6 +12,8 @@ run time except the pinned pip installs below, made once:
 - OpenCV's KCF and CSRT are in ``opencv-contrib-python-headless``, which provides ``cv2`` as our
   ``opencv-python-headless`` does, so it goes into ``.venv/opencv-contrib`` and the OpenCV trackers
   run in a subprocess with that folder first on ``PYTHONPATH``. MIL alone runs with the main ``cv2``.
+  Pinned to 5.1.0.95 (what pip gave when this was written), whose ``cv2`` has both
+  ``cv2.TrackerCSRT.create`` and ``cv2.TrackerCSRT_create`` (and the same for KCF).
 
 Every tracker starts from the clip's first annotated box. Ours runs through the library
 (``build_model(preset, checkpoint=...)`` and ``Tracker``), one row per ``--variant``. Scores are the
