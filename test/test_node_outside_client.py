@@ -15,6 +15,10 @@ import pytest
 pytest.importorskip('rclpy', reason='needs rclpy: run the tests through scripts/in-env')
 from node_client import NodeClient
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from std_msgs.msg import Header
+from video_frames import bikes_frames
+
+from siamrcnn_ros.node.images import rgb_to_image_msg
 
 pytestmark = pytest.mark.ros
 
@@ -77,3 +81,27 @@ def test_an_unknown_parameter_value_type_is_refused(client: NodeClient) -> None:
     restore = client.set_parameters([Parameter(name='tracker.tdpa.beta', value=value(
         ParameterType.PARAMETER_DOUBLE, double_value=0.3))])
     assert restore.results[0].successful
+
+
+# --- item 8: usable images with odd fields are accepted with a note --------------------------------------------
+
+def test_images_with_extra_data_or_big_endian_8_bit_pixels_are_accepted_with_a_note(client: NodeClient) -> None:
+    frame = bikes_frames(1)[0]
+    longer = rgb_to_image_msg(frame, Header(frame_id='cam'))
+    longer.header.stamp.sec = 100
+    longer.data = bytes(longer.data) + bytes(100)  # 100 bytes more than step x height
+    big_endian = rgb_to_image_msg(frame, Header(frame_id='cam'))
+    big_endian.header.stamp.sec = 101
+    big_endian.is_bigendian = 1  # rgb8: 8-bit components, byte order does not apply
+    for msg in (longer, big_endian):
+        client.image_pub.publish(msg)
+        client.spin_until(lambda msg=msg: client.processed(msg.header.stamp.sec), f'the image stamped '
+                                                                                  f'{msg.header.stamp.sec} s')
+    values = client.fresh_diagnostics()
+    assert values['accepted with a note: extra_data'] == '1', values
+    assert values['accepted with a note: bigendian_8bit'] == '1', values
+    assert 'is_bigendian = 1 on rgb8' in values['last note']
+    assert all(values[f'rejected: {kind}'] == '0' for kind in ('data', 'encoding', 'size', 'decode')), values
+    log = client.log()
+    assert log.count('image accepted with a note: image data has') == 1  # one log line per kind
+    assert log.count('image accepted with a note: is_bigendian') == 1

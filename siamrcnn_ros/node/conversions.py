@@ -44,6 +44,44 @@ def stamp_to_ns(stamp: Time) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
+NS_PER_S = 1_000_000_000
+MAX_FUTURE_S = 86_400.0
+"""A stamp further than this ahead of the node's clock (seconds) is refused (``check_stamp``)."""
+
+
+class InvalidStampError(ValueError):
+    """A header stamp that is not a valid ROS time for the node; ``kind`` = ``'stamp'`` (the diagnostics key)."""
+
+    kind = 'stamp'
+
+
+def check_stamp(stamp: Time, now_ns: int = 0) -> int:
+    """A message's header stamp checked once, at the node's input; returns it in integer nanoseconds (>= 0).
+
+    ROS times are >= 0 (``rclpy.time.Time`` and ``rclcpp::Time`` refuse negative ones) with ``nanosec`` below one
+    second. A stamp far in the future of the node's clock (a corrupt field, a year-2038 value) would make the
+    next normal frame look like a jump back in time and clear every target, so it is refused too.
+
+    Args:
+        stamp: ``builtin_interfaces/Time``.
+        now_ns: the node's clock (ROS time, ns); 0 = unknown (sim time before the first /clock): no future check.
+
+    Raises:
+        InvalidStampError: ``sec < 0``, ``nanosec >= 10**9``, or more than ``MAX_FUTURE_S`` ahead of ``now_ns``.
+    """
+    sec, nanosec = int(stamp.sec), int(stamp.nanosec)
+    if sec < 0:
+        raise InvalidStampError(f'stamp sec = {sec} is negative: ROS times start at 0 (1970-01-01)')
+    if nanosec >= NS_PER_S:
+        raise InvalidStampError(f'stamp nanosec = {nanosec} is not below 10^9 (sec = {sec})')
+    stamp_ns = sec * NS_PER_S + nanosec
+    if now_ns > 0 and stamp_ns - now_ns > MAX_FUTURE_S * NS_PER_S:
+        raise InvalidStampError(f'stamp {sec}.{nanosec:09d} s is {(stamp_ns - now_ns) / NS_PER_S / 86_400:.0f} days '
+                                f'ahead of the node\'s clock ({now_ns / NS_PER_S:.0f} s); more than '
+                                f'{MAX_FUTURE_S / 3600:.0f} h ahead is refused')
+    return stamp_ns
+
+
 def ns_to_stamp(nanoseconds: int) -> Time:
     """Integer nanoseconds (>= 0) -> ``builtin_interfaces/Time``."""
     if nanoseconds < 0:

@@ -8,6 +8,7 @@ user's attention: a CUDA request that fell back to the CPU (never silent, SPEC Â
 """
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from collections import Counter, deque
@@ -24,11 +25,16 @@ PROBLEM_KINDS = (
     'box',  # NaN/inf, zero-area, or out-of-image target box
     'target_stamp',  # a target for a stamp no buffered frame has (used the nearest), or before any image
     'target_limit',  # more targets than max_targets, or an unknown target id to clear
+    'stamp',  # a header stamp that is no valid ROS time (negative, nanosec >= 1e9, far ahead of the clock)
     'stamp_backwards',  # the image stamp jumped back (looped bag): reset
     'resolution_change',  # the image size changed mid-stream: reset
     'click',  # a click outside the image, behind the camera, or in a frame that cannot be transformed
     'processing',  # an exception while tracking a frame
     'mask',  # an exception in Box2Seg on a frame (its tracks went out without masks)
+)
+NOTE_KINDS = (
+    'extra_data',  # an image with more data than step x height (accepted; the rest ignored)
+    'bigendian_8bit',  # is_bigendian on an encoding with 8-bit components (accepted; ignored)
 )
 LOG_EVERY_S = 5.0
 """Rate limit of the warning lines, per kind of problem."""
@@ -54,6 +60,11 @@ class HealthSnapshot:
     problems: dict[str, int] = field(default_factory=dict)
     recent_problems: int = 0
     last_problem: str = ''
+    images_lost: int = 0
+    recent_images_lost: int = 0
+    images_missing: int = 0
+    notes: dict[str, int] = field(default_factory=dict)
+    last_note: str = ''
 
 
 def _rate(times: deque[float]) -> float | None:
@@ -83,12 +94,39 @@ class Health:
             self._problem_times: deque[float] = deque(maxlen=1000)
             self._last_problem = ''
             self._last_image: float | None = None
+            self._lost = 0
+            self._lost_times: deque[tuple[float, int]] = deque(maxlen=1000)
+            self._missing = 0
+            self._notes: Counter[str] = Counter({kind: 0 for kind in NOTE_KINDS})
+            self._last_note = ''
 
     def image_received(self, now: float) -> None:
         with self._lock:
             self._images += 1
             self._input_times.append(now)
             self._last_image = now
+
+    def images_lost(self, count: int, now: float | None = None) -> None:
+        """``count`` images the DDS reader knows it lost (sample-lost events: e.g. fragments of a large image that
+        never all arrived over a best-effort link)."""
+        if count <= 0:
+            return
+        with self._lock:
+            self._lost += count
+            self._lost_times.append((time.monotonic() if now is None else now, count))
+
+    def images_missing(self, count: int) -> None:
+        """``count`` images missing from the camera's rate (``StampGaps``), lost anywhere before the node."""
+        with self._lock:
+            self._missing += count
+
+    def note(self, kind: str, message: str) -> None:
+        """Counts one input accepted with a note of ``kind`` (one of ``NOTE_KINDS``)."""
+        if kind not in NOTE_KINDS:
+            raise ValueError(f'unknown note kind {kind!r}; one of {NOTE_KINDS}')
+        with self._lock:
+            self._notes[kind] += 1
+            self._last_note = f'{kind}: {message}'
 
     def frame_dropped(self) -> None:
         with self._lock:
@@ -128,6 +166,11 @@ class Health:
                 problems=dict(self._problems),
                 recent_problems=sum(1 for t in self._problem_times if now - t <= RECENT_S),
                 last_problem=self._last_problem,
+                images_lost=self._lost,
+                recent_images_lost=sum(count for t, count in self._lost_times if now - t <= RECENT_S),
+                images_missing=self._missing,
+                notes=dict(self._notes),
+                last_note=self._last_note,
             )
 
 
@@ -167,6 +210,43 @@ class ProblemLog:
         return True
 
 
+class StampGaps:
+    """Images missing from a camera stream, from the gaps between consecutive stamps (any cause: DDS, network,
+    the driver). The camera's period is the median of the last ``window`` stamp differences; a difference of more
+    than ``factor`` periods counts ``round(difference / period) - 1`` missing images.
+
+    Args:
+        window: stamp differences kept (a bounded window).
+        factor: how many periods make a gap.
+        min_samples: differences needed before gaps are counted.
+    """
+
+    def __init__(self, window: int = 30, factor: float = 1.5, min_samples: int = 5) -> None:
+        self._differences: deque[int] = deque(maxlen=window)
+        self._factor = factor
+        self._min_samples = min_samples
+        self._last: int | None = None
+
+    def reset(self) -> None:
+        """A new stream (stamps jumped back, new resolution, activation)."""
+        self._differences.clear()
+        self._last = None
+
+    def observe(self, stamp_ns: int) -> int:
+        """The next image's stamp (ns); returns the images missing before it (0 when none or not known yet)."""
+        last, self._last = self._last, stamp_ns
+        if last is None or stamp_ns <= last:
+            return 0
+        difference = stamp_ns - last
+        missing = 0
+        if len(self._differences) >= self._min_samples:
+            period = statistics.median(self._differences)
+            if difference > self._factor * period:
+                missing = max(0, round(difference / period) - 1)
+        self._differences.append(difference)
+        return missing
+
+
 def _fmt(value: float | None, scale: float = 1.0, digits: int = 1) -> str:
     return 'n/a' if value is None else f'{value * scale:.{digits}f}'
 
@@ -190,6 +270,9 @@ def diagnostic_status(snapshot: HealthSnapshot, *, name: str, state: str, device
         warnings.append(device_warning)
     if no_image_for_s is not None:
         warnings.append(f'no image received for {no_image_for_s:.0f} s: check the image topic remapping and its QoS')
+    if snapshot.recent_images_lost:
+        warnings.append(f'{snapshot.recent_images_lost} images lost by DDS in the last {RECENT_S:.0f} s (images over '
+                        f'512 KiB: give the camera\'s process the package\'s Fast DDS profile, README)')
     if snapshot.recent_problems:
         warnings.append(f'{snapshot.recent_problems} inputs rejected or failed in the last {RECENT_S:.0f} s '
                         f'(last: {snapshot.last_problem})')
@@ -209,8 +292,12 @@ def diagnostic_status(snapshot: HealthSnapshot, *, name: str, state: str, device
         'latency from stamp, mean (ms)': _fmt(snapshot.stamp_latency_mean_s, 1000.0),
         'latency from stamp, max (ms)': _fmt(snapshot.stamp_latency_max_s, 1000.0),
         'seconds since last image': _fmt(snapshot.seconds_since_image),
+        'images lost by DDS': str(snapshot.images_lost),
+        'images missing (stamp gaps)': str(snapshot.images_missing),
         **{f'rejected: {kind}': str(count) for kind, count in snapshot.problems.items()},
         'last problem': snapshot.last_problem or 'none',
+        **{f'accepted with a note: {kind}': str(count) for kind, count in snapshot.notes.items()},
+        'last note': snapshot.last_note or 'none',
     }
     return DiagnosticStatus(level=level, name=name, message=message, hardware_id=device or 'none',
                             values=[KeyValue(key=key, value=value) for key, value in values.items()])

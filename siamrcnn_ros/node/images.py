@@ -77,6 +77,32 @@ def check_image(msg: Image, max_pixels: int) -> int:
     return row
 
 
+EIGHT_BIT = frozenset(encoding for encoding in BYTES_PER_PIXEL if not encoding.endswith('16'))
+"""Encodings with 8-bit components, where ``is_bigendian`` has no meaning."""
+NOTE_KINDS = ('extra_data', 'bigendian_8bit')
+"""What ``image_notes`` reports: usable images with a field a careful publisher would set otherwise."""
+
+
+def image_notes(msg: Any) -> list[tuple[str, str]]:
+    """``(kind, text)`` for each oddity of a raw ``Image`` that passed ``check_image`` and is used as it is.
+
+    ``'extra_data'``: more bytes than ``step * height`` (the rest is ignored); ``'bigendian_8bit'``: ``is_bigendian``
+    set on an encoding with 8-bit components (byte order does not apply; ignored). Empty for compressed images.
+    """
+    if hasattr(msg, 'format'):
+        return []
+    notes = []
+    needed = int(msg.step) * int(msg.height)
+    if len(msg.data) > needed:
+        notes.append(('extra_data', f'image data has {len(msg.data)} bytes, more than step x height = {msg.step} x '
+                                    f'{msg.height} = {needed}; the {len(msg.data) - needed} bytes after them are '
+                                    f'ignored'))
+    if msg.is_bigendian and msg.encoding in EIGHT_BIT:
+        notes.append(('bigendian_8bit', f'is_bigendian = {int(msg.is_bigendian)} on {msg.encoding}, whose '
+                                        f'components are 8-bit: byte order does not apply, ignored'))
+    return notes
+
+
 def image_msg_to_rgb(msg: Any, max_pixels: int) -> np.ndarray:
     """A ``sensor_msgs/Image`` or ``CompressedImage`` as ``[H, W, 3]`` uint8 RGB (C-contiguous).
 

@@ -39,17 +39,24 @@ from siamrcnn_ros.box2seg.predictor import Box2Seg
 from siamrcnn_ros.msg import TargetRequest, Track, TrackArray
 from siamrcnn_ros.node import parameters
 from siamrcnn_ros.node.clicks import PointTransformer
-from siamrcnn_ros.node.conversions import stamp_to_ns
+from siamrcnn_ros.node.conversions import InvalidStampError, check_stamp
 from siamrcnn_ros.node.detections import load_vision_types, tracks_to_detections
 from siamrcnn_ros.node.devices import ModelHost
-from siamrcnn_ros.node.diagnostics import Health, ProblemLog, diagnostic_status
+from siamrcnn_ros.node.diagnostics import Health, ProblemLog, StampGaps, diagnostic_status
 from siamrcnn_ros.node.frame_buffer import Frame, FrameBuffer
 from siamrcnn_ros.node.images import BACKEND as IMAGE_BACKEND
-from siamrcnn_ros.node.images import InvalidImageError, image_msg_to_rgb, rgb_to_image_msg
+from siamrcnn_ros.node.images import InvalidImageError, image_msg_to_rgb, image_notes, rgb_to_image_msg
 from siamrcnn_ros.node.masks import MaskHost
 from siamrcnn_ros.node.outputs import debug_image, frame_track_array, frame_tracks
 from siamrcnn_ros.node.parameter_guard import guard_parameter_services
-from siamrcnn_ros.node.qos import TRACK_OUTPUT_DEPTH, image_qos, latest_only_qos, no_image_message, reliable_qos
+from siamrcnn_ros.node.qos import (
+    TRACK_OUTPUT_DEPTH,
+    dds_profile_note,
+    image_qos,
+    latest_only_qos,
+    no_image_message,
+    reliable_qos,
+)
 from siamrcnn_ros.node.session import FrameOutcome, TrackingSession
 from siamrcnn_ros.node.targets import TargetInputs
 from siamrcnn_ros.node.worker import FrameWorker
@@ -101,9 +108,11 @@ class SiamRCNNNode(LifecycleNode):
         self._last_stamp_ns: int | None = None
         self._last_size: tuple[int, int] | None = None
         self._frame_index = 0
+        self._gaps = StampGaps()
         self._waiting_since = time.monotonic()
         self._transformer: PointTransformer | None = None
-        self._targets = TargetInputs(self.get_logger().info, self._problem)
+        self._targets = TargetInputs(self.get_logger().info, self._problem,
+                                     lambda: self.get_clock().now().nanoseconds)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._on_timer)
 
@@ -157,7 +166,8 @@ class SiamRCNNNode(LifecycleNode):
                                    '(the frame_id of camera_info)')
         self._set_state('inactive')
         self.get_logger().info(f'configured: preset {model.preset!r}, device {self._host.device_text} '
-                               f'(requested {model.device!r}), image conversion by {IMAGE_BACKEND}')
+                               f'(requested {model.device!r}), image conversion by {IMAGE_BACKEND}; '
+                               f'{dds_profile_note()}')
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -176,6 +186,7 @@ class SiamRCNNNode(LifecycleNode):
         self._worker = FrameWorker(self._process, self._on_worker_error)
         self._worker.start()
         self._last_stamp_ns, self._last_size, self._frame_index = None, None, 0
+        self._gaps.reset()
         self._health.reset()
         self._waiting_since = time.monotonic()
         self._subscribe(settings)
@@ -223,7 +234,8 @@ class SiamRCNNNode(LifecycleNode):
         self._host.release()
 
     def _subscribe(self, settings: parameters.NodeSettings) -> None:
-        events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos)
+        events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos,
+                                            message_lost=self._on_images_lost)
         image_sub = self.create_subscription(Image, IMAGE_INPUT, self._on_image, image_qos(settings.image_qos),
                                              event_callbacks=events)
         self._image_topic = image_sub.topic_name
@@ -272,12 +284,19 @@ class SiamRCNNNode(LifecycleNode):
             return
         arrival = time.monotonic()
         self._health.image_received(arrival)
+        try:  # the stamp first: every later step (buffer, jump-back reset, outputs) relies on a valid one
+            stamp_ns = check_stamp(msg.header.stamp, self.get_clock().now().nanoseconds)
+        except InvalidStampError as error:
+            self._problem(error.kind, f'image rejected: {error}')
+            return
         try:
             rgb = image_msg_to_rgb(msg, settings.max_image_pixels)
         except InvalidImageError as error:
             self._problem(error.kind, f'image rejected: {error}')
             return
-        stamp_ns = stamp_to_ns(msg.header.stamp)
+        for kind, text in image_notes(msg):
+            self._health.note(kind, text)
+            self._problem.log(f'note:{kind}', f'image accepted with a note: {text}')
         size = (int(rgb.shape[0]), int(rgb.shape[1]))
         if self._last_stamp_ns is not None and stamp_ns < self._last_stamp_ns:
             self._reset_stream(session, frames, 'stamp_backwards', f'image stamp jumped back from '
@@ -286,6 +305,9 @@ class SiamRCNNNode(LifecycleNode):
             self._reset_stream(session, frames, 'resolution_change', f'image size changed from '
                                f'{self._last_size[1]}x{self._last_size[0]} to {size[1]}x{size[0]}')
         self._last_stamp_ns, self._last_size = stamp_ns, size
+        missing = self._gaps.observe(stamp_ns)
+        if missing:
+            self._health.images_missing(missing)
         frame = Frame(stamp_ns, rgb, msg.header, arrival, self._frame_index)
         self._frame_index += 1
         frames.push(frame)
@@ -295,9 +317,18 @@ class SiamRCNNNode(LifecycleNode):
     def _reset_stream(self, session: TrackingSession, frames: FrameBuffer, kind: str, reason: str) -> None:
         cleared = session.reset()
         frames.clear()
+        self._gaps.reset()
         self._frame_index = 0
         self._problem(kind, f'{reason}: reset: frames dropped, targets {cleared or "(none)"} cleared; set the '
                             f'target again')
+
+    def _on_images_lost(self, event: Any) -> None:
+        """DDS sample-lost event of the image subscription: images the reader knows it never got whole."""
+        self._health.images_lost(int(event.total_count_change))
+        self._problem.log('images_lost', f'{event.total_count_change} image(s) lost by DDS on {self._image_topic} '
+                                         f'({event.total_count} since the start): a best-effort image over 512 KiB '
+                                         f'from a process without the package\'s Fast DDS profile '
+                                         f'(config/fastdds_profile.xml, README) never arrives whole')
 
     def _on_incompatible_qos(self, event: Any) -> None:
         self.get_logger().error(f'QoS mismatch on {self._image_topic}: a publisher offers a QoS this subscription '

@@ -7,7 +7,8 @@ has arrived for a while ``no_image_message`` explains the likely cause from the 
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -38,6 +39,30 @@ def latest_only_qos() -> QoSProfile:
     """camera_info: only the newest matters; best effort so it matches any publisher."""
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT,
                       durability=DurabilityPolicy.VOLATILE)
+
+
+DDS_PROFILE_VARIABLES = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
+"""Where Fast DDS 3 (Kilted and later) and Fast DDS 2 (Humble, Jazzy) read a participant profile (XML) from."""
+DDS_PROFILE = 'fastdds_profile.xml'
+"""The package's profile, in ``config/`` (source tree) and ``share/siamrcnn_ros/config`` (installed)."""
+
+
+def dds_profile_note(environ: Mapping[str, str] | None = None) -> str:
+    """One log line on the Fast DDS profile of this process (``environ``: default ``os.environ``).
+
+    Images over 512 KiB need a larger shared-memory segment than Fast DDS's default in the PUBLISHING process
+    (``config/fastdds_profile.xml``); the node's own profile covers its outputs (the debug image).
+    """
+    environ = os.environ if environ is None else environ
+    rmw = environ.get('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
+    if rmw != 'rmw_fastrtps_cpp':
+        return f'DDS: {rmw} (the Fast DDS profile {DDS_PROFILE} does not apply)'
+    for name in DDS_PROFILE_VARIABLES:
+        if environ.get(name):
+            return f'DDS: Fast DDS profile {environ[name]} (from {name})'
+    return (f'DDS: no Fast DDS profile ({DDS_PROFILE_VARIABLES[0]} unset): the node\'s debug images over 512 KiB '
+            f'do not reach best-effort viewers in other processes; set it to the package\'s config/{DDS_PROFILE} '
+            f'here and in the camera driver\'s process (README)')
 
 
 def _policy_name(value: Any) -> str:
@@ -74,5 +99,6 @@ def no_image_message(topic: str, waited_s: float, subscriber: ImageQoSSettings, 
     if wrong_type:
         return f'{head}: the topic carries {wrong_type[0]}, not sensor_msgs/msg/Image. Publishers: {listing}'
     return (f'{head} although publishers exist with compatible QoS ({listing}): they may not be publishing, or '
-            f'the network drops large messages (check ROS_DOMAIN_ID, ROS_AUTOMATIC_DISCOVERY_RANGE, '
-            f'and the DDS buffer sizes)')
+            f'DDS drops large messages (/diagnostics counts images lost by DDS; images over 512 KiB need the '
+            f'package\'s Fast DDS profile config/{DDS_PROFILE} in the camera\'s process, README), or check '
+            f'ROS_DOMAIN_ID and ROS_AUTOMATIC_DISCOVERY_RANGE')

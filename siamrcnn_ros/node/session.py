@@ -52,6 +52,7 @@ class _AddBox:
     box: np.ndarray
     stamp_ns: int  # 0 = the current frame
     settings: TrackerSettings
+    sequence: int  # order of the request; only the newest request for an id is applied
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class _AddClick:
     target_id: int
     pixel: tuple[float, float]
     settings: TrackerSettings
+    sequence: int
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ class FrameOutcome:
         frame: the frame.
         results: ``{target_id: result}`` of every tracked target on this frame.
         initializing: ids whose request waits for a frame (``STATE_INITIALIZING``).
-        cleared: ids removed since the previous frame (``STATE_IDLE`` once).
+        cleared: ids removed since the previous frame, and ids whose box request was refused on this frame (its
+            first image) with no target left under the id (``STATE_IDLE`` once; the reason is a ``box`` problem).
         masks: ``{target_id: [H, W] bool}`` Box2Seg mask of each present target (empty when masks are off).
     """
 
@@ -171,6 +174,9 @@ class TrackingSession:
         self._commands: deque[_AddBox | _AddClick | _Remove] = deque()
         self._active: set[int] = set()  # ids the worker has started (guarded by _lock)
         self._pending: set[int] = set()  # ids requested, not started yet (guarded by _lock)
+        self._sequence = 0  # requests so far (guarded by _lock)
+        self._latest: dict[int, int] = {}  # id -> sequence of its newest unapplied request (guarded by _lock)
+        self._refused: list[int] = []  # worker only: ids refused while processing the current frame
         self._deferred: list[_AddBox] = []  # worker only: boxes for a frame newer than the current one
         self._stamps: dict[int, dict[int, int]] = {}  # worker only: target -> frame index -> stamp ns
         self._shown: set[int] = set()  # worker only: ids last reported with a state other than IDLE
@@ -234,17 +240,25 @@ class TrackingSession:
                 f'the requested stamp)'
         else:
             check_target_box(box, (1 << 30, 1 << 30))  # no frame yet: only NaN/inf and area can be checked
-            note = 'waits for the first image'
+            note = ('waits for the first image (checked against it then: a box outside it is refused with an IDLE '
+                    'Track for the id and the reason in /diagnostics)')
         with self._lock:
             target_id = self._reserve(target_id)
-            self._commands.append(_AddBox(target_id, box, int(stamp_ns), self._settings))
+            self._commands.append(_AddBox(target_id, box, int(stamp_ns), self._settings, self._next(target_id)))
         return target_id, note
+
+    def _next(self, target_id: int) -> int:
+        """A new request for ``target_id`` (under the lock): it supersedes any earlier one not applied yet."""
+        self._sequence += 1
+        self._latest[target_id] = self._sequence
+        return self._sequence
 
     def request_click(self, pixel: tuple[float, float]) -> int:
         """Queues "track the object at this pixel" on the frame processed next; returns the new target id."""
         with self._lock:
             target_id = self._reserve(0)
-            self._commands.append(_AddClick(target_id, (float(pixel[0]), float(pixel[1])), self._settings))
+            self._commands.append(_AddClick(target_id, (float(pixel[0]), float(pixel[1])), self._settings,
+                                            self._next(target_id)))
         return target_id
 
     def request_clear(self, target_id: int) -> list[int]:
@@ -260,6 +274,8 @@ class TrackingSession:
             ids = sorted(known) if target_id == 0 else [int(target_id)]
             self._active -= set(ids)
             self._pending -= set(ids)
+            for target_id in ids:
+                self._latest.pop(target_id, None)
             self._commands.append(_Remove(tuple(ids)))
         return ids
 
@@ -277,6 +293,7 @@ class TrackingSession:
             self._commands.clear()
         adds: dict[int, tuple[np.ndarray, TrackerSettings]] = {}
         deferred, self._deferred = self._deferred, []
+        self._refused = []
         for command in deferred + commands:
             if isinstance(command, _Remove):
                 for target_id in command.target_ids:
@@ -319,7 +336,9 @@ class TrackingSession:
             outcome.masks = self._segment(box2seg, frame, outcome.results)
         outcome.initializing = initializing
         # IDLE once per clear, for ids the consumers saw, unless the id is in use again already.
-        outcome.cleared = sorted((set(outcome.cleared) & self._shown) - set(outcome.results) - set(initializing))
+        refused = {i for i in self._refused if i not in self._pool.target_ids}  # nothing left under the id
+        outcome.cleared = sorted(((set(outcome.cleared) & self._shown) | refused) - set(outcome.results)
+                                 - set(initializing))
         self._shown = (self._shown - set(outcome.cleared)) | set(outcome.results) | set(initializing)
         return outcome
 
@@ -340,10 +359,20 @@ class TrackingSession:
         with self._lock:
             self._pending.discard(target_id)
 
-    def _apply_box(self, command: _AddBox, frame: Frame, adds: dict[int, tuple[np.ndarray, TrackerSettings]]) -> None:
+    def _wanted(self, command: _AddBox | _AddClick) -> bool:
+        """Whether ``command`` is still the newest request for its id: neither cleared nor superseded by a later
+        request (the later one wins, whatever frames the two were drawn on)."""
         with self._lock:
-            wanted = command.target_id in self._pending
-        if not wanted:  # cleared before the worker got to it
+            return self._latest.get(command.target_id) == command.sequence
+
+    def _applied(self, command: _AddBox | _AddClick) -> None:
+        """``command`` was applied or refused: forget it as the id's newest request (bounded memory)."""
+        with self._lock:
+            if self._latest.get(command.target_id) == command.sequence:
+                del self._latest[command.target_id]
+
+    def _apply_box(self, command: _AddBox, frame: Frame, adds: dict[int, tuple[np.ndarray, TrackerSettings]]) -> None:
+        if not self._wanted(command):  # cleared, or superseded by a later request for the id
             return
         target_frame = frame
         if command.stamp_ns:
@@ -360,11 +389,14 @@ class TrackingSession:
                     self._problem('target_stamp', f'target {command.target_id}: no buffered frame has stamp '
                                                   f'{command.stamp_ns} ns; using the nearest one '
                                                   f'({delta / 1e6:+.1f} ms)')
+        self._applied(command)
         try:
             box = check_target_box(command.box, target_frame.size)
         except ValueError as error:
-            self._problem('box', f'target {command.target_id}: {error}')
+            self._problem('box', f'target {command.target_id} refused on the frame stamped {target_frame.stamp_ns} ns '
+                                 f'(the box could not be checked before it arrived): {error}')
             self._release(command.target_id)
+            self._refused.append(command.target_id)
             return
         if target_frame.stamp_ns == frame.stamp_ns:
             adds[command.target_id] = (box, command.settings)
@@ -379,10 +411,9 @@ class TrackingSession:
 
     def _apply_click(self, command: _AddClick, frame: Frame,
                      adds: dict[int, tuple[np.ndarray, TrackerSettings]]) -> None:
-        with self._lock:
-            wanted = command.target_id in self._pending
-        if not wanted:
+        if not self._wanted(command):
             return
+        self._applied(command)
         try:
             pixel = check_pixel(command.pixel[0], command.pixel[1], frame.size)
         except InvalidClickError as error:

@@ -13,7 +13,7 @@ from sensor_msgs.msg import CameraInfo
 
 from siamrcnn_ros.msg import TargetRequest
 from siamrcnn_ros.node.clicks import InvalidClickError, PointTransformer, check_pixel, clicked_point_to_pixel
-from siamrcnn_ros.node.conversions import InvalidBoxError, box_from_msg, stamp_to_ns
+from siamrcnn_ros.node.conversions import InvalidBoxError, InvalidStampError, box_from_msg, check_stamp
 from siamrcnn_ros.node.diagnostics import ProblemLog
 from siamrcnn_ros.node.frame_buffer import FrameBuffer
 from siamrcnn_ros.node.session import TargetLimitError, TrackingSession
@@ -26,10 +26,12 @@ class TargetInputs:
     Args:
         info: writes an info log line (the node logger's ``info``).
         problem: counts and logs refused requests.
+        now_ns: the node's clock, ROS time in ns (0 = unknown), for the stamp check (``conversions.check_stamp``).
     """
 
-    def __init__(self, info: Any, problem: ProblemLog) -> None:
+    def __init__(self, info: Any, problem: ProblemLog, now_ns: Any = lambda: 0) -> None:
         self._info = info
+        self._now_ns = now_ns
         self._problem = problem
         self._session: TrackingSession | None = None
         self._frames: FrameBuffer | None = None
@@ -103,8 +105,9 @@ class TargetInputs:
         if session is None:
             return False, f'the node is {self.state}: activate it first', 0
         try:
-            target_id, note = session.request_box(target_id, box_from_msg(box), stamp_to_ns(stamp))
-        except (InvalidBoxError, TargetLimitError) as error:
+            stamp_ns = check_stamp(stamp, self._now_ns())  # 0 = the newest frame
+            target_id, note = session.request_box(target_id, box_from_msg(box), stamp_ns)
+        except (InvalidStampError, InvalidBoxError, TargetLimitError) as error:
             self._problem(error.kind, f'target request rejected: {error}')
             return False, str(error), 0
         return True, f'target {target_id} accepted; {note}', target_id
