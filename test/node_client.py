@@ -70,10 +70,15 @@ class NodeClient:
         self.set_target_client = self.node.create_client(SetTarget, f'{NODE_NAME}/set_target')
         self.set_parameters_client = self.node.create_client(SetParameters, f'{NODE_NAME}/set_parameters')
         self.get_state_client = self.node.create_client(GetState, f'{NODE_NAME}/get_state')
-        wait_active(self.node, self.process, timeout=TIMEOUT_S)
-        self.spin_until(lambda: self.image_pub.get_subscription_count() > 0
-                        and self.target_pub.get_subscription_count() > 0
-                        and self.node.count_publishers(f'{NODE_NAME}/track') > 0, 'the node to match our endpoints')
+        try:
+            wait_active(self.node, self.process, timeout=TIMEOUT_S)
+            self.spin_until(lambda: self.image_pub.get_subscription_count() > 0
+                            and self.target_pub.get_subscription_count() > 0
+                            and self.node.count_publishers(f'{NODE_NAME}/track') > 0,
+                            'the node to match our endpoints')
+        except BaseException:
+            self.close()  # no node process or rclpy context left behind for the next test
+            raise
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
@@ -147,8 +152,10 @@ class NodeClient:
 
     def close(self) -> int:
         """Stops the node (SIGINT) and this process's ROS; returns the node's exit status."""
-        self.node.destroy_node()
-        rclpy.try_shutdown()
+        try:
+            self.node.destroy_node()
+        finally:
+            rclpy.try_shutdown()
         return interrupt(self.process)
 
     def log(self) -> str:
