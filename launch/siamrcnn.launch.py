@@ -7,8 +7,15 @@ Arguments: ``image_topic`` (remapped onto the node's ``image`` input; ``<image_t
 ``<image namespace>/camera_info`` follow it), ``params_file`` (default: the package's
 ``config/siamrcnn.yaml``), ``namespace``, ``use_sim_time``, ``auto_activate`` (configure + activate at start;
 false when a lifecycle manager drives the node).
+
+Fast DDS: unless the environment names a profile already, the node gets the package's
+``config/fastdds_profile.xml`` (a 16 MiB shared-memory segment: images over 512 KiB, such as its 640x480 debug
+image, reach best-effort subscribers in other processes). The camera driver's process needs the same profile for
+its images to reach the node (README, "Large images and Fast DDS").
 """
-from launch.actions import DeclareLaunchArgument
+import os
+
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode
 from launch_ros.parameter_descriptions import ParameterValue
@@ -20,6 +27,17 @@ PACKAGE = 'siamrcnn_ros'
 EXECUTABLE = 'siamrcnn_node'
 PARAMS_FILE = ('config', 'siamrcnn.yaml')
 IMAGE_INPUT = 'image'
+DDS_PROFILE = ('config', 'fastdds_profile.xml')
+DDS_PROFILE_VARIABLES = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
+FAST_DDS_2_DISTROS = ('humble', 'iron', 'jazzy')  # Fast DDS 2 reads FASTRTPS_..., Fast DDS 3 FASTDDS_...
+
+
+def dds_profile_actions() -> list:
+    """Sets the Fast DDS profile variable of this distro to the package's profile, unless one is set already."""
+    if any(os.environ.get(name) for name in DDS_PROFILE_VARIABLES):
+        return []
+    name = DDS_PROFILE_VARIABLES[1] if os.environ.get('ROS_DISTRO') in FAST_DDS_2_DISTROS else DDS_PROFILE_VARIABLES[0]
+    return [SetEnvironmentVariable(name, PathJoinSubstitution([FindPackageShare(PACKAGE), *DDS_PROFILE]))]
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -39,6 +57,7 @@ def generate_launch_description() -> LaunchDescription:
                               description='use /clock (ros2 bag play --clock) instead of the wall clock'),
         DeclareLaunchArgument('auto_activate', default_value='true',
                               description='configure and activate at start (false under a lifecycle manager)'),
+        *dds_profile_actions(),
         LifecycleNode(
             package=PACKAGE,
             executable=EXECUTABLE,

@@ -43,11 +43,12 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def start_helper(script: str, *args: object) -> subprocess.Popen:
-    """A helper process of test/ (node_camera.py, node_receiver.py); waits for its READY line."""
+def start_helper(script: str, *args: object, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A helper process of test/ (node_camera.py, node_receiver.py); waits for its READY line. ``env``: its
+    environment (default: this process's)."""
     process = subprocess.Popen([sys.executable, str(TEST_DIR / script), *map(str, args)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=os.environ.copy(), cwd=TEST_DIR,
-                               preexec_fn=_default_sigint)
+                               stderr=subprocess.PIPE, text=True, env=os.environ.copy() if env is None else env,
+                               cwd=TEST_DIR, preexec_fn=_default_sigint)
     line = process.stdout.readline().strip()
     if line != 'READY':
         process.kill()

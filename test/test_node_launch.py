@@ -90,6 +90,18 @@ def test_every_launch_configuration_is_a_declared_argument() -> None:
     assert not calls(tree, 'eval')  # launch arguments are typed with ParameterValue, never eval()'d
 
 
+def test_the_node_gets_the_installed_fast_dds_profile() -> None:
+    """Issue 18: the launch file points Fast DDS at config/fastdds_profile.xml, which CMakeLists.txt installs."""
+    tree = launch_tree()
+    directory, filename = constants(tree)['DDS_PROFILE']
+    assert (REPO_ROOT / directory / filename).is_file()
+    installed = re.search(r'foreach\(_dir ([\w ]+)\)', (REPO_ROOT / 'CMakeLists.txt').read_text()).group(1).split()
+    assert directory in installed
+    assert calls(tree, 'SetEnvironmentVariable')
+    assert set(constants(tree)['DDS_PROFILE_VARIABLES']) == {'FASTDDS_DEFAULT_PROFILES_FILE',
+                                                              'FASTRTPS_DEFAULT_PROFILES_FILE'}
+
+
 @pytest.mark.launch
 def test_the_launch_description_builds() -> None:
     pytest.importorskip('launch_ros', reason='needs launch_ros (a ROS 2 install); the pip wheels do not have it')
