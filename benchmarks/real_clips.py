@@ -249,7 +249,7 @@ def opencv_worker(args: argparse.Namespace) -> int:
             with tqdm(total=last - clip.first, desc=f'OpenCV {tracker} {name}', unit='frame', leave=False) as bar:
                 predicted, times = track_opencv(tracker, frames, boxes[0], bar)
             results['clips'][name][tracker] = {'boxes': predicted.tolist(), 'times': times}
-    Path(args.worker_output).write_text(json.dumps(results))
+        Path(args.worker_output).write_text(json.dumps(results))  # after each clip: partial results survive
     return 0
 
 
