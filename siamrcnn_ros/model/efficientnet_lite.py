@@ -112,11 +112,13 @@ class _Conv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int, *, groups: int = 1,
                  activation: bool = True, padding: str, norm_layer: Callable[[int], nn.Module]) -> None:
         super().__init__()
+        # For an odd kernel at stride 1, TF "same" is the symmetric k // 2 on every side: the conv pads itself
+        # (no copy). Only a strided TF-same conv needs the asymmetric pad of ``_pad_tf_same``.
+        self.tf_same = padding == 'tf_same' and stride > 1
         self.conv = nn.Conv2d(in_channels, out_channels, kernel, stride,
-                              padding=kernel // 2 if padding == 'symmetric' else 0, groups=groups, bias=False)
+                              padding=0 if self.tf_same else kernel // 2, groups=groups, bias=False)
         self.bn = norm_layer(out_channels)
         self.activation = activation
-        self.tf_same = padding == 'tf_same'
 
     def forward(self, x: Tensor) -> Tensor:
         if self.tf_same:
