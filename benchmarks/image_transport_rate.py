@@ -25,6 +25,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -133,14 +134,18 @@ def run_size(watcher: Watcher, width: int, height: int, args: argparse.Namespace
     publisher = subprocess.Popen(
         [sys.executable, __file__, '--publish', f'{width}x{height}', '--rate', str(args.rate), '--seconds',
          str(args.seconds), '--publisher-qos', args.publisher_qos], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    lines: list[str] = []  # the publisher's stdout, read by a thread: this process keeps spinning meanwhile
+    reader = threading.Thread(target=lambda: lines.extend(line.strip() for line in publisher.stdout), daemon=True)
+    reader.start()
     try:
-        watcher.spin_until(lambda: publisher.poll() is not None or _ready(publisher), 60.0, 'the publisher')
+        watcher.spin_until(lambda: publisher.poll() is not None or 'READY' in lines, 120.0, 'the publisher')
         if args.target:
             watcher.spin_until(lambda: int(watcher.values.get('images received', 0)) > int(
                 before['images received']), 30.0, 'a first image')
             watcher.set_target(width, height)
-        watcher.spin_until(lambda: publisher.poll() is not None, args.seconds + 60.0, 'the publisher to finish')
-        result = json.loads(publisher.stdout.read().strip().splitlines()[-1])
+        watcher.spin_until(lambda: publisher.poll() is not None, args.seconds + 120.0, 'the publisher to finish')
+        reader.join(10.0)
+        result = json.loads(lines[-1])
     finally:
         if publisher.poll() is None:
             publisher.kill()
@@ -154,10 +159,6 @@ def run_size(watcher: Watcher, width: int, height: int, args: argparse.Namespace
         'frames_processed': int(after['frames processed']) - int(before['frames processed']),
         'publisher_late': result['late'],
     }
-
-
-def _ready(process: subprocess.Popen) -> bool:
-    return process.stdout.readline().strip() == 'READY'
 
 
 def main(argv: list[str] | None = None) -> int:
