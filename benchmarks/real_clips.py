@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import importlib.machinery
 import importlib.util
 import json
@@ -270,6 +271,15 @@ def run_opencv(clips: list[Clip], trackers: list[str], videos: dict[str, Path], 
     return json.loads(output.read_text())
 
 
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file (which weights a run used)."""
+    digest = hashlib.sha256()
+    with Path(path).open('rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 # --- evaluation, table, plot ------------------------------------------------------------------------
 
 def score(boxes: np.ndarray, truth: np.ndarray, absent: np.ndarray, times: list[float]) -> dict:
@@ -373,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         truth = {name: (boxes[:args.max_frames], absent[:args.max_frames]) for name, (boxes, absent) in truth.items()}
 
     results: dict[str, dict[str, tuple[np.ndarray, list[float]]]] = {clip.name: {} for clip in clips}
+    model_info: dict[str, object] = {}
     trackers: list[str] = []
     if args.opencv:
         print(f'OpenCV {", ".join(args.opencv)} in a subprocess ...', file=sys.stderr)
@@ -390,10 +401,16 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.no_ours:
         from siamrcnn_ros.model import build_model
+        from siamrcnn_ros.model.default_weights import resolve_checkpoint
         from siamrcnn_ros.tracking import Tracker, TrackerSettings
 
         checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
         model = build_model(args.preset, checkpoint=checkpoint, device=args.device)
+        model_file = resolve_checkpoint(args.preset, checkpoint)
+        model_info = {'checkpoint_file': None if model_file is None else str(model_file),
+                      'checkpoint_sha256': None if model_file is None else file_sha256(model_file),
+                      'backbone': model.config.backbone.name}
+        print(f'our model: {model_info}', file=sys.stderr)
         for variant in args.variant:
             name = f'ours {args.preset} {variant}'
             trackers.append(name)
@@ -409,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
                                          results[clip.name][tracker][1]) for tracker in trackers}
               for clip in clips}
     print(format_tables(scores, trackers))
-    summary = {'preset': args.preset, 'checkpoint': args.checkpoint, 'variants': args.variant,
+    summary = {'preset': args.preset, 'checkpoint': args.checkpoint, 'model': model_info, 'variants': args.variant,
                'max_frames': args.max_frames, 'trackers': trackers,
                'clips': {clip.name: {'video': str(videos[clip.video]), 'first': clip.first,
                                      'frames': len(truth[clip.name][0]), 'target': clip.target,
