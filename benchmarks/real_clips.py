@@ -402,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_ours:
         from siamrcnn_ros.model import build_model
         from siamrcnn_ros.model.default_weights import resolve_checkpoint
-        from siamrcnn_ros.tracking import Tracker, TrackerSettings
+        from siamrcnn_ros.tracking import Tracker
+        from siamrcnn_ros.tracking.defaults import tracker_settings
 
         checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
         model = build_model(args.preset, checkpoint=checkpoint, device=args.device)
@@ -417,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
             for clip in clips:
                 boxes, _ = truth[clip.name]
                 frames = iter_frames(videos[clip.video], clip.first, clip.first + len(boxes) - 1)
-                tracker = Tracker(model, TrackerSettings(variant=variant))
+                tracker = Tracker(model, tracker_settings(args.preset, variant))  # the preset's shipped settings
                 results[clip.name][name] = track_ours(
                     tracker, tqdm(frames, total=len(boxes), desc=f'{name} {clip.name}', unit='frame', leave=False),
                     boxes[0])
