@@ -35,6 +35,7 @@ from siamrcnn_ros.boxes import xyxy_to_xywh
 from siamrcnn_ros.datasets.sequence import Sequence
 from siamrcnn_ros.evaluation.cli import format_table
 from siamrcnn_ros.evaluation.evaluate import TrackerEvaluation, aggregate, evaluate_sequence
+from siamrcnn_ros.evaluation.long_term import presence_roc_auc
 from siamrcnn_ros.model import build_model
 from siamrcnn_ros.tracking.settings import TDPASettings
 from siamrcnn_ros.tracking.tdpa_inputs import ASSOCIATION_FIELDS, RecordingTDPA, TDPAInputs, replay
@@ -81,15 +82,21 @@ def parse_grid(items: list[str]) -> list[tuple[str, list[str]]]:
 
 
 def score(label: str, sequences: list[Sequence], recordings: dict[str, TDPAInputs], settings: TDPASettings,
-          metrics: tuple[str, ...]) -> TrackerEvaluation:
-    """Replays every video with ``settings`` and scores the results (named ``label``)."""
-    evaluations = []
+          metrics: tuple[str, ...]) -> tuple[TrackerEvaluation, float]:
+    """Replays every video with ``settings`` and scores the results (named ``label``); also the presence ROC
+    AUC of the confidence over frames 1.. of all videos pooled (NaN without absent frames)."""
+    evaluations, pooled_confidence, pooled_present = [], [], []
     for sequence in sequences:
         results = replay(recordings[sequence.name], settings)
         boxes = xyxy_to_xywh(np.array([r.box for r in results]))
         confidences = np.array([r.confidence for r in results])
         evaluations.append(evaluate_sequence(sequence, boxes, confidences, metrics))
-    return aggregate(label, evaluations)
+        if sequence.absent is not None:
+            pooled_confidence.append(confidences[1:])
+            pooled_present.append(~sequence.absent[1:len(confidences)])
+    presence = (presence_roc_auc(np.concatenate(pooled_confidence), np.concatenate(pooled_present))
+                if pooled_confidence else float('nan'))
+    return aggregate(label, evaluations), presence
 
 
 def sweep(args: argparse.Namespace) -> int:
@@ -112,16 +119,20 @@ def sweep(args: argparse.Namespace) -> int:
     sequences = split_sequences(Path(manifest['world']) if args.world is None else args.world, split,
                                 manifest['long_term_frames'])
     recordings = {s.name: TDPAInputs.load(args.recordings / f'{s.name}.npz') for s in sequences}
-    evaluations = []
+    evaluations, presence = [], []
     for settings in tqdm(combos, unit='setting', desc='sweep'):
         label = ' '.join(f'{name}={getattr(settings, name)}' for name, _ in grid) or 'recorded'
-        evaluations.append(score(label, sequences, recordings, settings, metrics))
+        evaluation, auc = score(label, sequences, recordings, settings, metrics)
+        evaluations.append(evaluation)
+        presence.append(auc)
     print(f'\n{split}: {len(sequences)} videos, {sum(len(s) for s in sequences)} frames; recorded with '
           f'{", ".join(f"{k}={v}" for k, v in manifest["tdpa"].items())}; checkpoint {manifest["checkpoint"]}')
     print(format_table(evaluations, metrics))
+    print('presence ROC AUC of the confidence: '
+          + '; '.join(f'{e.tracker} {auc:.3f}' for e, auc in zip(evaluations, presence, strict=True)))
     if args.json is not None:
-        rows = [{'settings': dataclasses.asdict(s), 'scores': e.summary()} for s, e in zip(combos, evaluations,
-                                                                                       strict=True)]
+        rows = [{'settings': dataclasses.asdict(s), 'scores': e.summary(), 'presence_roc_auc': auc}
+                for s, e, auc in zip(combos, evaluations, presence, strict=True)]
         args.json.write_text(json.dumps({'recording': manifest, 'rows': rows}, indent=2) + '\n')
         print(f'wrote {args.json}')
     return 0
