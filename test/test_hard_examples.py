@@ -45,7 +45,7 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> list[AnnotatedVideo]:
 @pytest.fixture(scope='module')
 def model() -> SiamRCNN:
     torch.manual_seed(0)
-    return build_model(get_preset('demo').with_overrides(TINY_OVERRIDES), device='cpu')
+    return build_model(get_preset('shapes').with_overrides(TINY_OVERRIDES), device='cpu')
 
 
 @pytest.fixture(scope='module')
@@ -95,7 +95,7 @@ def test_feature_cache_stride_keeps_every_object(videos: list[AnnotatedVideo], m
 def test_a_cache_without_pixel_rois_is_rebuilt_for_a_model_with_them(videos: list[AnnotatedVideo], model: SiamRCNN,
                                                                      tmp_path: Path) -> None:
     # Same backbone weights; only head.pixel_rois differs, which adds 3 channels to every cached row.
-    pixel_model = build_model(get_preset('demo').with_overrides({**TINY_OVERRIDES, 'head.pixel_rois': True}),
+    pixel_model = build_model(get_preset('shapes').with_overrides({**TINY_OVERRIDES, 'head.pixel_rois': True}),
                               device='cpu')
     pixel_model.backbone.load_state_dict(model.backbone.state_dict())
     settings = HardExampleSettings(enabled=True, neighbours=12, sampled=5, embedding_steps=2,
@@ -230,7 +230,7 @@ def test_miner_reuses_its_cache_files(videos: list[AnnotatedVideo], model: SiamR
 
 def test_mined_negatives_enter_the_head_loss(miner: HardExampleMiner, videos: list[AnnotatedVideo],
                                              model: SiamRCNN) -> None:
-    config = TrainingConfig.from_dict({'model': {'preset': 'demo', 'overrides': TINY_OVERRIDES},
+    config = TrainingConfig.from_dict({'model': {'preset': 'shapes', 'overrides': TINY_OVERRIDES},
                                        'roi_sampling': {'batch_size_per_image': [16, 16, 16]},
                                        'augment': {'scale_range': [1.0, 1.0]}})
     pair = Pair(videos[0], 1, reference=0, target=3)
@@ -248,7 +248,7 @@ def test_mined_negatives_enter_the_head_loss(miner: HardExampleMiner, videos: li
 
 
 def test_trainer_builds_the_miner_from_the_yaml_settings(videos: list[AnnotatedVideo], tmp_path: Path) -> None:
-    base = {'model': {'preset': 'demo', 'overrides': TINY_OVERRIDES}, 'steps': 1, 'batch_size': 1, 'device': 'cpu',
+    base = {'model': {'preset': 'shapes', 'overrides': TINY_OVERRIDES}, 'steps': 1, 'batch_size': 1, 'device': 'cpu',
             'roi_sampling': {'batch_size_per_image': [16, 16, 16]}, 'augment': {'scale_range': [1.0, 1.0]},
             'schedule': {'kind': 'constant', 'warmup_steps': 0}, 'seed': 2}
     hard = {'enabled': True, 'neighbours': 12, 'sampled': 5, 'embedding_steps': 20, 'embedding_dim': 16,

@@ -184,7 +184,7 @@ def test_bad_fpn_strides_are_refused(strides) -> None:
 
 
 def test_demo_preset_pools_small_objects_from_the_stride_8_map() -> None:
-    model = SiamRCNN(get_preset('demo'))
+    model = SiamRCNN(get_preset('shapes'))
     with torch.inference_mode():
         maps = model.backbone.eval()(torch.zeros(1, 3, 320, 448))
     assert [m.shape[-1] for m in maps.values()] == [56, 28, 14, 7]  # strides 8, 16, 32 and 'pool' 64

@@ -9,7 +9,7 @@ from siamrcnn_ros.model.checkpoints import CheckpointError, read_checkpoint, sav
 from siamrcnn_ros.model.config import PRESETS
 from siamrcnn_ros.model.export import main
 
-CONFIG = PRESETS['demo'].with_overrides({'head.representation_size': 16, 'name': 'tiny'})
+CONFIG = PRESETS['shapes'].with_overrides({'head.representation_size': 16, 'name': 'tiny'})
 
 
 def test_export_halves_the_file_and_loads_back_within_float16_rounding(tmp_path) -> None:

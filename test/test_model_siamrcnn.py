@@ -27,7 +27,7 @@ def frames() -> list[np.ndarray]:
 @pytest.fixture(scope='module')
 def model() -> SiamRCNN:
     torch.manual_seed(0)
-    return build_model('demo', device='cpu')
+    return build_model('shapes', device='cpu')
 
 
 @pytest.fixture(scope='module')
@@ -38,13 +38,13 @@ def first(model, frames) -> FrameFeatures:
 def sparse_model(**overrides: object) -> SiamRCNN:
     """The demo model with a single RPN proposal and no score threshold: every RoI survives unless NMS-ed."""
     torch.manual_seed(0)
-    config = get_preset('demo', **{'rpn.post_nms_top_n': 1, 'head.score_thresh': 0.0, **overrides})
+    config = get_preset('shapes', **{'rpn.post_nms_top_n': 1, 'head.score_thresh': 0.0, **overrides})
     return build_model(config, device='cpu')
 
 
 def test_build_model_is_frozen_in_eval_mode_on_the_cpu(model) -> None:
     assert isinstance(model, SiamRCNN)
-    assert model.config == get_preset('demo')
+    assert model.config == get_preset('shapes')
     assert model.device == torch.device('cpu')
     assert model.feature_channels == CHANNELS
     assert model.precision == 'bf16'  # used on CUDA only
@@ -213,19 +213,19 @@ def test_build_model_refuses_bad_arguments() -> None:
     with pytest.raises(TypeError, match='ModelConfig or a preset name'):
         build_model(42, device='cpu')
     with pytest.raises(ValueError, match='device'):
-        build_model('demo', device='tpu:7')
+        build_model('shapes', device='tpu:7')
     with pytest.raises(ValueError, match='precision'):
-        build_model('demo', device='cpu', precision='int8')
+        build_model('shapes', device='cpu', precision='int8')
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match='no CUDA GPU'):
-            build_model('demo', device='cuda')
+            build_model('shapes', device='cuda')
 
 
 def test_whole_model_safetensors_round_trip_reproduces_redetections_exactly(model, frames, first, tmp_path) -> None:
     path = tmp_path / 'demo.safetensors'
     save_checkpoint(path, model, model.config)
     torch.manual_seed(123)  # a different random init, overwritten by the checkpoint
-    loaded = build_model('demo', checkpoint=path, device='cpu')
+    loaded = build_model('shapes', checkpoint=path, device='cpu')
     template = model.template(first, BOX)
     frame = frames[1]
     before = model.redetect(model.extract(frame), template, extra_boxes=BOX[None])
@@ -238,22 +238,22 @@ def test_whole_model_safetensors_round_trip_reproduces_redetections_exactly(mode
 
 def test_checkpoint_config_wins_over_a_preset_name_but_not_over_an_explicit_config(model, tmp_path) -> None:
     torch.manual_seed(0)
-    config = get_preset('demo', **{'name': 'demo-50', 'rpn.post_nms_top_n': 50})
+    config = get_preset('shapes', **{'name': 'shapes-50', 'rpn.post_nms_top_n': 50})
     path = tmp_path / 'demo50.safetensors'
     save_checkpoint(path, SiamRCNN(config), config)
-    assert build_model('demo', checkpoint=path, device='cpu').config == config
+    assert build_model('shapes', checkpoint=path, device='cpu').config == config
     assert build_model(config, checkpoint=path, device='cpu').config == config
     with pytest.raises(CheckpointError, match=r'demo50\.safetensors.*rpn\.post_nms_top_n'):
-        build_model(get_preset('demo'), checkpoint=path, device='cpu')
+        build_model(get_preset('shapes'), checkpoint=path, device='cpu')
 
 
 def test_checkpoint_of_another_preset_is_refused(tmp_path) -> None:
     torch.manual_seed(0)
-    config = get_preset('demo', **{'name': 'demo-wide', 'head.representation_size': 256})
+    config = get_preset('shapes', **{'name': 'shapes-wide', 'head.representation_size': 256})
     path = tmp_path / 'wide.safetensors'
     save_checkpoint(path, SiamRCNN(config), config)
     with pytest.raises(CheckpointError, match=r'wide\.safetensors.*head\.representation_size'):
-        build_model(get_preset('demo'), checkpoint=path, device='cpu')
+        build_model(get_preset('shapes'), checkpoint=path, device='cpu')
 
 
 # head.pixel_rois: the box's own pixels appended to its RoI features ------------------------------------
@@ -262,7 +262,7 @@ def test_checkpoint_of_another_preset_is_refused(tmp_path) -> None:
 def seeded_model(**overrides: object) -> SiamRCNN:
     """A randomly initialised demo model; the same seed gives the same backbone and RPN whatever the head."""
     torch.manual_seed(0)
-    return build_model(get_preset('demo', **overrides), checkpoint=None, device='cpu')
+    return build_model(get_preset('shapes', **overrides), checkpoint=None, device='cpu')
 
 
 def test_pixel_rois_append_the_normalised_colours_inside_the_box(frames) -> None:

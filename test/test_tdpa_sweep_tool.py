@@ -60,7 +60,9 @@ def test_sweep_reproduces_a_live_run_and_scores_a_grid(world: Path, tmp_path: Pa
                '--variants', 'tdpa', '--long-term-frames', str(FRAMES), '--output-dir', str(live), *RECORDED)
     assert done.returncode == 0, done.stderr
     tracked = json.loads((live / 'scores.json').read_text())['splits']['lasot']['tdpa']
-    replayed = rows[0]['scores']  # w_loc 7 (the reference), rival_weight 0: the recorded settings
+    # The row of the recorded settings: the recording's w_loc (the demo preset's shipped value) and rival_weight 0.
+    replayed = next(r['scores'] for r in rows
+                    if r['settings']['w_loc'] == manifest['tdpa']['w_loc'] and r['settings']['rival_weight'] == 0)
     for key in ('success_auc', 'precision_20', 'vot_lt_f'):  # the live run's results went through text files
         assert replayed[key] == pytest.approx(tracked[key], abs=1e-6), key
 

@@ -32,7 +32,7 @@ from siamrcnn_ros.training.settings import (
 from siamrcnn_ros.training.trainer import Trainer
 
 # A demo-preset model shrunk for tests: 96 x 128 images, 32 FPN channels, a 64-wide head, few proposals.
-TINY_MODEL = {'preset': 'demo', 'overrides': {'transform.min_size': 96, 'transform.max_size': 128,
+TINY_MODEL = {'preset': 'shapes', 'overrides': {'transform.min_size': 96, 'transform.max_size': 128,
                                               'backbone.out_channels': 32, 'head.representation_size': 64,
                                               'rpn.pre_nms_top_n': 50, 'rpn.post_nms_top_n': 30}}
 
@@ -71,7 +71,7 @@ def test_config_refuses_unknown_keys_by_name(tmp_path: Path) -> None:
 
 def test_config_loads_yaml_relative_to_its_folder(tmp_path: Path) -> None:
     path = tmp_path / 'run.yaml'
-    path.write_text('model: {preset: demo, overrides: {transform.min_size: 96}}\n'
+    path.write_text('model: {preset: shapes, overrides: {transform.min_size: 96}}\n'
                     'datasets: [{reader: got10k, root: data, weight: 2}]\n'
                     'loss: {cls_weights: [1, 0.5, 0.25], box_weights: [1, 1, 1]}\n'
                     'output_dir: out\nsteps: 7\n')
@@ -540,7 +540,7 @@ def _write_tiny_yaml(folder: Path) -> Path:
     write_got10k(folder / 'got10k', count=2, frames=5)
     overrides = ', '.join(f'{key}: {value}' for key, value in TINY_MODEL['overrides'].items())
     path = folder / 'tiny.yaml'
-    path.write_text(f'model: {{preset: demo, overrides: {{{overrides}}}}}\n'
+    path.write_text(f'model: {{preset: shapes, overrides: {{{overrides}}}}}\n'
                     'datasets: [{reader: got10k, root: got10k}]\n'
                     'steps: 3\nbatch_size: 2\ndevice: cpu\ncheckpoint_interval: 2\nlog_interval: 1\n'
                     'roi_sampling: {batch_size_per_image: [16, 16, 16]}\n'
@@ -559,7 +559,7 @@ def test_cli_trains_end_to_end_and_writes_a_loadable_checkpoint(tmp_path: Path) 
         'step_0000002.safetensors', 'step_0000002.state.safetensors',
         'step_0000003.safetensors', 'step_0000003.state.safetensors']
     assert any((tmp_path / 'run' / 'tensorboard').glob('events.out.tfevents.*'))
-    model = build_model('demo', checkpoint=checkpoints / 'step_0000003.safetensors', device='cpu')
+    model = build_model('shapes', checkpoint=checkpoints / 'step_0000003.safetensors', device='cpu')
     assert model.config.transform.min_size == 96
     assert read_checkpoint(checkpoints / 'step_0000003.safetensors').metadata['step'] == '3'
     frame = model.extract(np.zeros((96, 128, 3), np.uint8))
@@ -591,7 +591,7 @@ def test_training_runs_on_cuda_under_autocast(videos: list[AnnotatedVideo], tmp_
     resumed.run(resume=result.checkpoint.with_name('step_0000002.safetensors'), progress=False)
     expected, got = trainer.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(expected[key], got[key]) for key in expected)
-    model = build_model('demo', checkpoint=result.checkpoint, device='cpu')
+    model = build_model('shapes', checkpoint=result.checkpoint, device='cpu')
     assert model.config == trainer.model_config
 
 

@@ -280,6 +280,14 @@ PRESETS: dict[str, ModelConfig] = {
                                       post_nms_top_n=100),
                         head=HeadConfig(head_type='2fc', representation_size=256, max_extra_boxes=30, pixel_rois=True,
                                         detections_per_img=20, score_thresh=0.05)),
+    # The layout of the earlier demo checkpoints: MobileNetV3-Large trained from scratch (no trunk weights to
+    # download) on the world of flat shapes. Its trunk is trainable, so the tests of the detector and joint
+    # training phases use it, as do the model tests that need a small model with no wheel behind it.
+    'shapes': ModelConfig(name='shapes', transform=TransformConfig(min_size=320, max_size=512),
+                          backbone=BackboneConfig(name='mobilenet_v3_large', out_channels=128, fpn_strides=(8, 16, 32)),
+                          rpn=RPNConfig(anchor_sizes=((16, 24), (32, 48), (64, 96), (128, 256)), pre_nms_top_n=150,
+                                        post_nms_top_n=100),
+                          head=HeadConfig(head_type='2fc', representation_size=128, max_extra_boxes=30)),
     'lite2': ModelConfig(name='lite2', transform=TransformConfig(min_size=512, max_size=853, **_LITE_TRANSFORM),
                          backbone=BackboneConfig(name='efficientnet_lite2', out_channels=256, fpn_strides=(8, 16, 32),
                                                  trunk_weights='imagenet'),
