@@ -8,16 +8,24 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-WORLD = REPO / 'data' / 'synthetic'
 sys.path.insert(0, str(REPO / 'benchmarks'))
 
 pytest.importorskip('skimage.data', reason='scikit-image ships the photographs (requirements)')
 import lite_trunk  # noqa: E402  (benchmarks/, put on the path above)
 
 
-@pytest.mark.skipif(not (WORLD / 'val').is_dir(), reason='needs the synthetic world (siamrcnn-make-world)')
-def test_main_writes_every_field(tmp_path: Path) -> None:
-    code = lite_trunk.main(['--world', str(WORLD), '--videos', '1', '--frames', '10', '--background', '3',
+@pytest.fixture(scope='module')
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny photo world (seconds to write) with a val split."""
+    from siamrcnn_ros.synthetic.cli import main as make_world
+
+    root = tmp_path_factory.mktemp('photo_world')
+    assert make_world(['--root', str(root), '--preset', 'tiny_photo', '--no-progress']) == 0
+    return root
+
+
+def test_main_writes_every_field(world: Path, tmp_path: Path) -> None:
+    code = lite_trunk.main(['--world', str(world), '--videos', '1', '--frames', '2', '--background', '3',
                             '--repeats', '1', '--output-dir', str(tmp_path)])
     assert code == 0
     results = json.loads((tmp_path / lite_trunk.OUTPUT_NAME).read_text())
