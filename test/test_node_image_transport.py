@@ -79,7 +79,9 @@ def test_camera_size_images_from_another_process_arrive_and_losses_are_reported(
         lost = diagnostics.count('images lost by DDS')
         assert received < 0.5 * published, 'the Fast DDS defaults delivered them: is this test still needed?'
         assert lost >= 0.5 * published, diagnostics.values
-        assert diagnostics.count('images missing (stamp gaps)') > 0, diagnostics.values
+        # 'images missing (stamp gaps)' is not asserted here: it is counted between images that arrive, and when
+        # the bare publisher's images are nearly all lost there may be no two of them to measure a gap between
+        # (seen in a fresh-clone run: 0 gaps with every image lost); the DDS count above is the signal.
         assert any('images lost by DDS' in message for message in diagnostics.messages[-10:]), diagnostics.messages
         node.destroy_node()
     finally:
