@@ -4,7 +4,7 @@
         [--publisher-qos reliable|best_effort] [--target] [--json out.json]
 
 Starts ``siamrcnn_node`` with the default configuration (``config/siamrcnn.yaml``, best-effort image
-subscription; CPU) in its own process and, for each size, a publisher process (this script with ``--publish``)
+subscription; CPU) in its own process and, for each size, a publisher process (``siamrcnn_ros.tools.pattern_camera``)
 that sends rgb8 images of that size at ``--rate`` Hz for ``--seconds`` s, stamped with the wall clock, with the
 QoS of most camera drivers (reliable, keep last 1; ``--publisher-qos best_effort`` for sensor-data QoS).
 The node's /diagnostics count the images that reached its image callback ("images received") and the samples
@@ -29,50 +29,18 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import State
 from lifecycle_msgs.srv import GetState
-from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
 
 from siamrcnn_ros.msg import Box
-from siamrcnn_ros.node.conversions import ns_to_stamp
 from siamrcnn_ros.node.qos import DDS_PROFILE_VARIABLES
 from siamrcnn_ros.srv import SetTarget
 
 REPO = Path(__file__).resolve().parents[1]
 NODE = '/siamrcnn_node'
 TOPIC = '/bench/image_raw'
-
-
-def publish(width: int, height: int, rate_hz: float, seconds: float, qos: str) -> None:
-    """The publisher process: waits for the node's subscription, prints READY, publishes, prints a JSON line."""
-    rclpy.init()
-    node = rclpy.create_node('image_transport_publisher')
-    reliability = ReliabilityPolicy.BEST_EFFORT if qos == 'best_effort' else ReliabilityPolicy.RELIABLE
-    publisher = node.create_publisher(Image, TOPIC, QoSProfile(depth=1, reliability=reliability))
-    pixels = np.random.default_rng(0).integers(0, 256, height * width * 3, dtype=np.uint8).tobytes()
-    msg = Image(height=height, width=width, encoding='rgb8', step=3 * width, data=pixels)
-    msg.header.frame_id = 'camera'
-    while publisher.get_subscription_count() == 0:
-        rclpy.spin_once(node, timeout_sec=0.05)
-    time.sleep(1.0)
-    print('READY', flush=True)
-    count = round(rate_hz * seconds)
-    start = time.monotonic()
-    late = 0
-    for index in range(count):
-        msg.header.stamp = ns_to_stamp(time.time_ns())
-        publisher.publish(msg)
-        wait = start + (index + 1) / rate_hz - time.monotonic()
-        late += wait < 0
-        time.sleep(max(0.0, wait))
-    print(json.dumps({'published': count, 'seconds': time.monotonic() - start, 'late': late}), flush=True)
-    time.sleep(1.0)
-    node.destroy_node()
-    rclpy.try_shutdown()
 
 
 class Watcher:
@@ -132,8 +100,9 @@ class Watcher:
 def run_size(watcher: Watcher, width: int, height: int, args: argparse.Namespace) -> dict:
     before = watcher.fresh()
     publisher = subprocess.Popen(
-        [sys.executable, __file__, '--publish', f'{width}x{height}', '--rate', str(args.rate), '--seconds',
-         str(args.seconds), '--publisher-qos', args.publisher_qos], stdout=subprocess.PIPE, text=True, cwd=REPO)
+        [sys.executable, '-m', 'siamrcnn_ros.tools.pattern_camera', TOPIC, str(width), str(height), str(args.rate),
+         str(round(args.rate * args.seconds)), '--qos', args.publisher_qos, '--settle', '1.0'],
+        stdout=subprocess.PIPE, text=True, cwd=REPO)
     lines: list[str] = []  # the publisher's stdout, read by a thread: this process keeps spinning meanwhile
     reader = threading.Thread(target=lambda: lines.extend(line.strip() for line in publisher.stdout), daemon=True)
     reader.start()
@@ -170,12 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--target', action='store_true', help='the node tracks a target meanwhile')
     parser.add_argument('--required', type=float, default=0.95, help='fraction each size must reach')
     parser.add_argument('--json', type=Path, help='write the results here')
-    parser.add_argument('--publish', help=argparse.SUPPRESS)  # internal: be the publisher process
     args = parser.parse_args(argv)
-    if args.publish:
-        width, height = (int(v) for v in args.publish.split('x'))
-        publish(width, height, args.rate, args.seconds, args.publisher_qos)
-        return 0
 
     os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(150, 230)))
     profile = next((f'{name}={os.environ[name]}' for name in DDS_PROFILE_VARIABLES if os.environ.get(name)),

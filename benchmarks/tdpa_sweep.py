@@ -35,7 +35,7 @@ from siamrcnn_ros.boxes import xyxy_to_xywh
 from siamrcnn_ros.datasets.sequence import Sequence
 from siamrcnn_ros.evaluation.cli import format_table
 from siamrcnn_ros.evaluation.evaluate import TrackerEvaluation, aggregate, evaluate_sequence
-from siamrcnn_ros.evaluation.long_term import presence_roc_auc
+from siamrcnn_ros.evaluation.long_term import PresencePool
 from siamrcnn_ros.model import build_model
 from siamrcnn_ros.tracking.settings import TDPASettings
 from siamrcnn_ros.tracking.tdpa_inputs import ASSOCIATION_FIELDS, RecordingTDPA, TDPAInputs, replay
@@ -85,18 +85,14 @@ def score(label: str, sequences: list[Sequence], recordings: dict[str, TDPAInput
           metrics: tuple[str, ...]) -> tuple[TrackerEvaluation, float]:
     """Replays every video with ``settings`` and scores the results (named ``label``); also the presence ROC
     AUC of the confidence over frames 1.. of all videos pooled (NaN without absent frames)."""
-    evaluations, pooled_confidence, pooled_present = [], [], []
+    evaluations, pool = [], PresencePool()
     for sequence in sequences:
         results = replay(recordings[sequence.name], settings)
         boxes = xyxy_to_xywh(np.array([r.box for r in results]))
         confidences = np.array([r.confidence for r in results])
         evaluations.append(evaluate_sequence(sequence, boxes, confidences, metrics))
-        if sequence.absent is not None:
-            pooled_confidence.append(confidences[1:])
-            pooled_present.append(~sequence.absent[1:len(confidences)])
-    presence = (presence_roc_auc(np.concatenate(pooled_confidence), np.concatenate(pooled_present))
-                if pooled_confidence else float('nan'))
-    return aggregate(label, evaluations), presence
+        pool.add(confidences, sequence.absent)
+    return aggregate(label, evaluations), pool.roc_auc()
 
 
 def sweep(args: argparse.Namespace) -> int:

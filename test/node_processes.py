@@ -44,9 +44,10 @@ def _default_sigint() -> None:
 
 
 def start_helper(script: str, *args: object, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """A helper process of test/ (node_camera.py, node_receiver.py); waits for its READY line. ``env``: its
-    environment (default: this process's)."""
-    process = subprocess.Popen([sys.executable, str(TEST_DIR / script), *map(str, args)], stdout=subprocess.PIPE,
+    """A helper process, a script of test/ (node_camera.py, node_receiver.py) or a module run with ``-m`` (a
+    dotted name without ``.py``); waits for its READY line. ``env``: its environment (default: this process's)."""
+    program = [str(TEST_DIR / script)] if script.endswith('.py') else ['-m', script]
+    process = subprocess.Popen([sys.executable, *program, *map(str, args)], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=os.environ.copy() if env is None else env,
                                cwd=TEST_DIR, preexec_fn=_default_sigint)
     line = process.stdout.readline().strip()

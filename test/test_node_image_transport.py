@@ -44,7 +44,7 @@ def _publish(node: rclpy.node.Node, diagnostics: Diagnostics, env: dict[str, str
     """Runs one publisher process (``env``: its environment); returns (images it published, images the node
     received from it, by the node's diagnostics)."""
     before = diagnostics.count('images received')
-    publisher = start_helper('node_image_publisher.py', IMAGE_TOPIC, WIDTH, HEIGHT, RATE_HZ, COUNT, env=env)
+    publisher = start_helper('siamrcnn_ros.tools.pattern_camera', IMAGE_TOPIC, WIDTH, HEIGHT, RATE_HZ, COUNT, env=env)
     try:  # spin meanwhile: the diagnostics must not queue up behind a blocked reader
         spin_until(node, lambda: publisher.poll() is not None, TIMEOUT_S, 'the publisher to finish')
         line = publisher.stdout.readline()

@@ -68,3 +68,17 @@ def test_presence_roc_auc() -> None:
     assert math.isnan(presence_roc_auc(np.array([0.9, 0.8]), np.array([True, True])))
     with pytest.raises(ValueError, match='alike'):
         presence_roc_auc(np.zeros(3), np.zeros(2, bool))
+
+
+def test_presence_pool_skips_frame_zero_and_unlabelled_sequences() -> None:
+    from siamrcnn_ros.evaluation.long_term import PresencePool
+
+    pool = PresencePool()
+    assert math.isnan(pool.roc_auc())
+    # Frame 0 (the given box) would spoil the order if it counted: 0.0 while present.
+    pool.add(np.array([0.0, 0.9, 0.1]), np.array([False, False, True]))
+    pool.add(np.array([0.3, 0.3]), None)  # no labels: ignored
+    pool.add(np.array([0.0, 0.8]), np.array([False, False, True, True]))  # a truncated run of a longer sequence
+    assert pool.roc_auc() == 1.0
+    with pytest.raises(ValueError, match='labelled'):
+        pool.add(np.zeros(3), np.zeros(2, bool))

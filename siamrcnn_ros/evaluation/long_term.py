@@ -260,3 +260,32 @@ def presence_roc_auc(confidences: np.ndarray, present: np.ndarray) -> float:
         ranks[order[start:end]] = (start + end + 1) / 2.0  # mean of ranks start+1 .. end
     u = ranks[present].sum() - positives * (positives + 1) / 2.0
     return float(u / (positives * negatives))
+
+
+class PresencePool:
+    """Per-frame confidences and ground-truth presence pooled over sequences, for one ``presence_roc_auc``.
+
+    Frame 0 of each sequence (where the box is given) is left out; sequences without absence labels add
+    nothing.
+    """
+
+    def __init__(self) -> None:
+        self._confidences: list[np.ndarray] = []
+        self._present: list[np.ndarray] = []
+
+    def add(self, confidences: np.ndarray, absent: np.ndarray | None) -> None:
+        """One sequence: ``confidences`` ``[T]`` float per frame from frame 0 on, ``absent`` its ``[>= T]`` bool
+        ground truth (None: not labelled)."""
+        if absent is None:
+            return
+        confidences = np.asarray(confidences, dtype=np.float64)
+        if len(absent) < len(confidences):
+            raise ValueError(f'{len(confidences)} confidences for {len(absent)} labelled frames')
+        self._confidences.append(confidences[1:])
+        self._present.append(~np.asarray(absent, dtype=bool)[1:len(confidences)])
+
+    def roc_auc(self) -> float:
+        """``presence_roc_auc`` of all frames added (NaN when nothing was added or one class is missing)."""
+        if not self._confidences:
+            return math.nan
+        return presence_roc_auc(np.concatenate(self._confidences), np.concatenate(self._present))

