@@ -356,6 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="our checkpoint: 'default' (the preset's shipped one), a path, or 'none' (random weights)")
     parser.add_argument('--variant', nargs='+', default=['tdpa'], choices=['tdpa', 'argmax', 'short_term'],
                         help='variants of our tracker, one row each')
+    parser.add_argument('--set', action='append', default=[], metavar='NAME=VALUE', dest='overrides',
+                        help="a tracker setting other than the preset's shipped one, e.g. search_shift=0 or "
+                             'tdpa.w_ff=1.0 (repeatable; tracking.defaults.override)')
     parser.add_argument('--no-ours', action='store_true', help='skip our tracker (baselines only)')
     parser.add_argument('--device', default='cpu', help="our tracker's device: cpu, cuda, auto")
     parser.add_argument('--opencv', nargs='*', default=list(OPENCV_TRACKERS), choices=OPENCV_TRACKERS,
@@ -406,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         from siamrcnn_ros.model import build_model
         from siamrcnn_ros.model.default_weights import resolve_checkpoint
         from siamrcnn_ros.tracking import Tracker
-        from siamrcnn_ros.tracking.defaults import tracker_settings
+        from siamrcnn_ros.tracking.defaults import override, tracker_settings
 
         checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
         model = build_model(args.preset, checkpoint=checkpoint, device=args.device)
@@ -421,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
             for clip in clips:
                 boxes, _ = truth[clip.name]
                 frames = iter_frames(videos[clip.video], clip.first, clip.first + len(boxes) - 1)
-                tracker = Tracker(model, tracker_settings(args.preset, variant))  # the preset's shipped settings
+                tracker = Tracker(model, override(tracker_settings(args.preset, variant), args.overrides))
                 results[clip.name][name] = track_ours(
                     tracker, tqdm(frames, total=len(boxes), desc=f'{name} {clip.name}', unit='frame', leave=False),
                     boxes[0])
@@ -438,7 +441,11 @@ def main(argv: list[str] | None = None) -> int:
                'mean': {tracker: {'auc': float(np.mean([scores[c][tracker]['auc'] for c in scores])),
                                   'precision_20': float(np.mean([scores[c][tracker]['precision_20'] for c in scores]))}
                         for tracker in trackers}}
+    summary['overrides'] = args.overrides
     (args.output_dir / 'scores.json').write_text(json.dumps(summary, indent=1))
+    (args.output_dir / 'boxes.json').write_text(json.dumps(  # every tracker's boxes, xywh pixels (NaN: none)
+        {clip: {tracker: np.asarray(boxes).tolist() for tracker, (boxes, _) in rows.items()}
+         for clip, rows in results.items()}))
     plot = plot_success_per_clip(scores, trackers, args.output_dir / 'success.png')
     print(f'\nwrote {args.output_dir / "scores.json"} and {plot}')
     return 0

@@ -15,6 +15,7 @@ import rclpy
 from rclpy.parameter import Parameter
 
 from siamrcnn_ros.node import parameters
+from siamrcnn_ros.tracking.defaults import tracker_settings
 from siamrcnn_ros.tracking.settings import TDPASettings
 from siamrcnn_ros.tracking.tracker import TrackerSettings
 
@@ -58,9 +59,10 @@ def test_the_yaml_file_sets_every_parameter_with_valid_values_of_the_right_type(
         assert type(value) is type(defaults[name]), f'{name}: {value!r} is not a {type(defaults[name]).__name__}'
     settings = parameters.settings_from_values(values)
     differing = {name for name in values if values[name] != defaults[name]}
-    # the file turns on auto-activation for simple setups, and carries the demo preset's tuned w_loc
+    # the file turns on auto-activation for simple setups, and carries the demo preset's tuned tracker settings
     # (siamrcnn_ros.tracking.defaults.TUNED) where the node's own defaults are the paper's
-    assert differing == {'auto_activate', 'tracker.tdpa.w_loc'}
+    assert differing == {'auto_activate', 'tracker.tdpa.w_loc', 'tracker.search_shift', 'tracker.search_scale'}
+    assert settings.tracker == tracker_settings('demo')
     assert settings.model.preset == 'demo'
     assert settings.mask.enabled is False
 

@@ -82,3 +82,17 @@ def test_presence_pool_skips_frame_zero_and_unlabelled_sequences() -> None:
     assert pool.roc_auc() == 1.0
     with pytest.raises(ValueError, match='labelled'):
         pool.add(np.zeros(3), np.zeros(2, bool))
+
+
+def test_override_changes_fields_and_nested_fields_by_name() -> None:
+    from siamrcnn_ros.tracking.defaults import override, tracker_settings
+
+    base = tracker_settings('demo')
+    changed = override(base, ['tdpa.w_ff=1.0', 'search_shift=0', 'variant=argmax', 'tdpa.max_gap=10'])
+    assert (changed.tdpa.w_ff, changed.search_shift, changed.variant, changed.tdpa.max_gap) == (1.0, 0.0, 'argmax', 10)
+    assert changed.tdpa.w_loc == base.tdpa.w_loc  # the rest is kept
+    assert override(base, []) == base
+    for bad, reason in [('x=1', 'unknown'), ('tdpa.zz=1', 'unknown'), ('tdpa.w_ff=abc', 'not a float'),
+                        ('search_shift=-1', 'search_shift'), ('nonsense', 'NAME=VALUE')]:
+        with pytest.raises(ValueError, match=reason):
+            override(base, [bad])

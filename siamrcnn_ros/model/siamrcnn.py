@@ -237,7 +237,8 @@ class SiamRCNN(nn.Module):
         return self.roi_features(frame, boxes)
 
     @_inference
-    def redetect(self, frame: FrameFeatures, template: Tensor, extra_boxes: Tensor | None = None) -> Redetections:
+    def redetect(self, frame: FrameFeatures, template: Tensor, extra_boxes: Tensor | None = None,
+                 search_boxes: Tensor | None = None) -> Redetections:
         """Re-detect one template in a frame (SPEC §2 steps 3-5).
 
         The RoIs are the frame's RPN proposals plus ``extra_boxes`` (the last boxes of the active
@@ -250,6 +251,8 @@ class SiamRCNN(nn.Module):
             template: ``[C, P, P]`` or ``[1, C, P, P]`` from ``template``.
             extra_boxes: ``[E, 4]`` float xyxy original-image pixels, or None. Only the first
                 ``config.head.max_extra_boxes`` are used (the caller orders them by priority).
+            search_boxes: ``[S, 4]`` float xyxy original pixels, or None: more RoIs, all of them used (the
+                tracker's search window around the target, ``tracking.search``; its settings bound ``S``).
 
         Returns:
             ``Redetections`` (possibly empty: ``[0, 4]``, ``[0]``, ``[0, C, P, P]``).
@@ -259,6 +262,9 @@ class SiamRCNN(nn.Module):
         if extra_boxes is not None:
             extra = _check_boxes('extra_boxes', extra_boxes)[:self.config.head.max_extra_boxes].to(self.device)
             rois = torch.cat([rois, to_resized(extra, frame.image_size, frame.resized_size)])  # [P + E, 4]
+        if search_boxes is not None:
+            search = _check_boxes('search_boxes', search_boxes).to(self.device)
+            rois = torch.cat([rois, to_resized(search, frame.image_size, frame.resized_size)])  # [P + E + S, 4]
         pool = functools.partial(self._pool, frame)
         cascade = self.head.run_cascade(pool, reference, rois, frame.resized_size)
         features = pool(cascade.final_boxes)  # [N, C, P, P]

@@ -204,6 +204,11 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('tracker.max_aspect_change', 'every variant: re-detections whose aspect ratio differs from the '
                   "first box's by more than this factor (either way) are dropped; .inf = no gate (the paper)",
                   NEW_TARGETS, range=(1.0, math.inf)),
+    ParameterSpec('tracker.search_shift', 'every variant: boxes around the current box join the RoIs each frame, '
+                  'centred on it and moved by this fraction of its size (3 x 3 grid); 0 = none (the paper)',
+                  NEW_TARGETS, range=(0.0, 2.0)),
+    ParameterSpec('tracker.search_scale', 'every variant: size step of those boxes (1/s, 1, s times the current '
+                  'box), >= 1', NEW_TARGETS, range=(1.0, 4.0)),
     ParameterSpec('tracker.short_term.prior_sigma', 'short_term variant: width of the spatial prior (fraction '
                   'of the image size), > 0', NEW_TARGETS, range=(0.0, 10.0)),
     ParameterSpec('tracker.short_term.max_distance', 'short_term variant: farthest a detection may be from the '

@@ -31,6 +31,7 @@ from siamrcnn_ros.boxes import xywh_to_xyxy
 from siamrcnn_ros.model.pairs import score_pairs
 from siamrcnn_ros.model.siamrcnn import FrameFeatures, Redetections, SiamRCNN
 from siamrcnn_ros.tracking.records import Detections, TrackResult
+from siamrcnn_ros.tracking.search import search_boxes
 from siamrcnn_ros.tracking.settings import ShortTermSettings, TDPASettings
 from siamrcnn_ros.tracking.tdpa import TDPA
 from siamrcnn_ros.tracking.variants import ArgmaxSelector, ShortTermSelector
@@ -57,14 +58,26 @@ class TrackerSettings:
             the first-frame box's by more than this factor, either way, is dropped before selection, so it can
             be neither the target nor a distractor tracklet (issue 17: slivers of 5x238 px on plain grey were
             reported as a 60x60 target). ``inf`` turns the gate off (the paper has none).
+        search_shift: ours, every variant: the search window (``search.search_boxes``). Boxes around the
+            target's current box join the RoIs each frame, so re-detection near the target does not hang on the
+            RPN: centred on the box and moved by ``search_shift`` of its width and height (a 3 x 3 grid), at
+            three sizes (``1 / search_scale``, 1, ``search_scale`` times the box's). 0 (the default, as in
+            the paper): no window.
+        search_scale: the size step of the window's boxes, >= 1 (1: only the current size, 9 boxes).
     """
 
     variant: str = 'tdpa'
     tdpa: TDPASettings = field(default_factory=TDPASettings)
     short_term: ShortTermSettings = field(default_factory=ShortTermSettings)
     max_aspect_change: float = 4.0
+    search_shift: float = 0.0
+    search_scale: float = 1.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.search_shift <= 2.0:  # also refuses NaN
+            raise ValueError(f'search_shift must be in [0, 2] (a fraction of the box size), got {self.search_shift}')
+        if not 1.0 <= self.search_scale <= 4.0:
+            raise ValueError(f'search_scale must be in [1, 4] (a size factor), got {self.search_scale}')
         if self.variant not in VARIANTS:
             raise ValueError(f'variant must be one of {VARIANTS}, got {self.variant!r}')
         if not self.max_aspect_change >= 1.0:  # also refuses NaN
@@ -122,6 +135,7 @@ class _Target:
         self._variant = settings.variant
         self._first_box = np.asarray(box, dtype=np.float64)
         self._max_aspect_change = settings.max_aspect_change
+        self._search_shift, self._search_scale = settings.search_shift, settings.search_scale
         box_t = torch.as_tensor(box, dtype=torch.float32, device=model.device)
         self.template = model.template(frame, box_t)  # [1, C, 7, 7], computed once (SPEC §2)
         if self._variant == 'tdpa':
@@ -139,8 +153,13 @@ class _Target:
         return self._selector
 
     def _redetect(self, frame: FrameFeatures, extra_boxes: torch.Tensor | None = None) -> Redetections:
-        """The model's re-detections less those of a shape the target never had (``max_aspect_change``)."""
-        dets = self._model.redetect(frame, self.template, extra_boxes=extra_boxes)
+        """The model's re-detections, with the search window around the current box among the RoIs, less
+        those of a shape the target never had (``max_aspect_change``)."""
+        search = None
+        if self._search_shift > 0:
+            boxes = search_boxes(self.result.box, frame.image_size, self._search_shift, self._search_scale)
+            search = torch.as_tensor(boxes, device=self._model.device)
+        dets = self._model.redetect(frame, self.template, extra_boxes=extra_boxes, search_boxes=search)
         return _keep(dets, plausible_shapes(dets.boxes, self._first_box, self._max_aspect_change))
 
     def update(self, frame: FrameFeatures) -> TrackResult:
