@@ -63,6 +63,26 @@ def test_errors_are_clear_and_exit_non_zero(tmp_path: Path) -> None:
     done = run_tool(str(bikes_video()), '--output-dir', str(tmp_path))  # a video has no annotation
     assert done.returncode != 0
     assert '--box' in done.stderr
+    done = run_tool(str(bikes_video()), '--box', '1,1,5,5', '--tdpa', 'w_loc=x')
+    assert done.returncode == 2
+    assert "bad tracker setting: tdpa.w_loc: 'x' is not a float" in done.stderr
+    done = run_tool(str(bikes_video()), '--box', '1,1,5,5', '--set', 'search_scale=0.5')
+    assert done.returncode == 2
+    assert 'search_scale must be in [1, 4]' in done.stderr
+
+
+def test_settings_options_change_the_tracker(tmp_path: Path) -> None:
+    from siamrcnn_ros.tools.common import settings_from_args
+    from siamrcnn_ros.tools.track import build_parser
+
+    args = build_parser().parse_args(['v.mp4', '--tdpa', 'w_ff=1.0', '--tdpa', 'w_loc=0', '--set', 'search_shift=0',
+                                      '--variant', 'argmax'])
+    settings = settings_from_args(args, 'test')
+    assert (settings.tdpa.w_ff, settings.tdpa.w_loc, settings.search_shift, settings.variant) == \
+        (1.0, 0.0, 0.0, 'argmax')
+    done = run_tool(str(bikes_video()), '--box', '100,60,80,140', '--max-frames', '2', '--output-dir',
+                    str(tmp_path), '--tdpa', 'w_ff=1.0', '--tdpa', 'w_loc=0')  # the README's example
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize('text', ['1,2,3', '1,2,3,x', '1,2,0,4', 'nan,1,2,3'])

@@ -219,6 +219,12 @@ PRESETS: dict[str, WorldSettings] = {
     'demo': WorldSettings(),
     # The training world (data/synthetic_big): the demo world's scenes with 300 training videos.
     'train': WorldSettings(train=300),
+    # A second training world (data/synthetic_wide) for the sizes and shapes of real objects: the demo world's
+    # objects are 26-64 px (up to 90 px scaled) in 320x240 frames, so a head trained on them never saw an object
+    # that fills half the frame, or one as tall and thin as a person: on the real clips it shrinks a parked
+    # bicycle's box onto its parts (issue 17). Here objects reach 150 px, with aspect ratios 0.4-2.5.
+    'train_wide': WorldSettings(train=200, scene=SceneSettings(objects=(3, 4), object_size=(30, 150),
+                                                               aspect_range=(0.4, 2.5))),
     # The procedural world of flat textured shapes (the demo world before photographs).
     'shapes': WorldSettings(appearance=AppearanceSettings.procedural()),
     # For tests: a few seconds. The long-term video still has two gaps of 30-60 frames.

@@ -40,11 +40,10 @@ from siamrcnn_ros.node.outputs import debug_image
 from siamrcnn_ros.node.parameters import NodeSettings
 from siamrcnn_ros.tools import replay_inputs as inputs
 from siamrcnn_ros.tools.bag_types import STORAGES, bag_storage, cdr_bytes, typestore_with_package_types
-from siamrcnn_ros.tools.common import add_tracker_arguments, build_model_from_args
+from siamrcnn_ros.tools.common import add_tracker_arguments, build_model_from_args, settings_from_args
 from siamrcnn_ros.tools.replay_inputs import BagTarget, ImageIndex
 from siamrcnn_ros.tools.replay_stream import Problems, ReplayStream
 from siamrcnn_ros.tools.track import parse_box
-from siamrcnn_ros.tracking.tracker import TrackerSettings
 
 TRACK_TYPE = 'siamrcnn_ros/msg/Track'
 TRACK_ARRAY_TYPE = 'siamrcnn_ros/msg/TrackArray'
@@ -189,8 +188,9 @@ def replay(args: argparse.Namespace, reader: Reader, image_topic: str, images: I
            schedule: dict[int, list[BagTarget]], output: Path, storage: str) -> dict[str, object]:
     """Tracks every image of ``image_topic`` and writes the outputs; returns the counts for the summary."""
     problems = Problems()
+    settings = settings_from_args(args, 'siamrcnn-replay')
     model = build_model_from_args(args, 'siamrcnn-replay', seed=args.seed)
-    stream = ReplayStream(model, TrackerSettings(variant=args.variant), args.max_targets,
+    stream = ReplayStream(model, settings, args.max_targets,
                           NodeSettings().max_image_pixels, problems, record_latency=args.record_latency)
     image_class = inputs.message_class(reader.topics[image_topic].msgtype)
     typestore = typestore_with_package_types()
