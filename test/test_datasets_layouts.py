@@ -221,3 +221,17 @@ def test_malformed_files_name_the_file_and_line(tmp_path: Path) -> None:
     (broken / 'img' / '0002.jpg').write_bytes(b'not a jpeg')
     with pytest.raises(OSError, match=r'cannot read image .*0002\.jpg'):
         list(open_sequence(broken).iter_frames())
+
+
+def test_got10k_frames_are_the_numbered_images_only(tmp_path: Path) -> None:
+    """Issue 19 item 11: a montage.png beside the frames was counted as a frame ("217 boxes for 218 frames")."""
+    folder = make_got10k(tmp_path, 'seq', count=3)
+    cv2.imwrite(str(folder / 'montage.png'), np.zeros((8, 8, 3), np.uint8))
+    cv2.imwrite(str(folder / 'thumb.jpg'), np.zeros((8, 8, 3), np.uint8))
+    sequence = open_sequence(folder)
+    assert [p.name for p in sequence.frames] == ['00000001.jpg', '00000002.jpg', '00000003.jpg']
+    assert sequence.ground_truth.shape == (3, 4)
+    plain = tmp_path / 'plain'  # no numbered frames: every image is a frame
+    write_frames(plain, 2, 3)
+    (plain / 'groundtruth.txt').write_text(boxes_text(2))
+    assert len(open_sequence(plain, layout='got10k').frames) == 2

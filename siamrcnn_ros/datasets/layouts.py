@@ -21,7 +21,8 @@ LaSOT::
 GOT-10k::
 
     <split>/list.txt                         sequence names, one per line
-    <split>/<seq>/00000001.jpg, ...          frames directly in the sequence folder
+    <split>/<seq>/00000001.jpg, ...          frames directly in the sequence folder (8-digit names; other
+                                             images there are not frames)
     <split>/<seq>/groundtruth.txt            'x,y,w,h' per line, commas; the test split gives only frame 0
                                              (the other rows become NaN)
     <split>/<seq>/cover.label                visible fraction 0..8 per line; absent = cover == 0,
@@ -33,6 +34,7 @@ is a video file OpenCV can read, no annotation.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +52,18 @@ OTB_FRAME_RANGES = {'david': (300, 770), 'football1': (1, 74), 'freeman3': (1, 4
 def image_files(folder: Path) -> list[Path]:
     """Image files directly in ``folder``, sorted by name."""
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+_NUMBERED_FRAME = re.compile(r'^\d{8}\.(jpg|jpeg|png)$', re.IGNORECASE)
+
+
+def got10k_frames(folder: Path) -> list[Path]:
+    """The frames of a GOT-10k sequence folder: its ``NNNNNNNN.jpg`` files (8 digits), sorted, so that another
+    image in the folder (a montage, a thumbnail) is not taken for a frame. A folder with no such file falls
+    back to all its images (``image_files``)."""
+    images = image_files(folder)
+    numbered = [p for p in images if _NUMBERED_FRAME.match(p.name)]
+    return numbered or images
 
 
 def detect_layout(path: Path) -> str | None:
@@ -132,7 +146,7 @@ def open_lasot(folder: Path) -> Sequence:
 
 def open_got10k(folder: Path) -> Sequence:
     """A GOT-10k sequence folder ``<split>/<seq>``."""
-    frames = image_files(folder)
+    frames = got10k_frames(folder)
     if not frames:
         raise FileNotFoundError(f'GOT-10k sequence without image files: {folder}')
     annotation = folder / 'groundtruth.txt'

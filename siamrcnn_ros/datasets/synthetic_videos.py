@@ -30,7 +30,7 @@ import numpy as np
 from siamrcnn_ros.datasets.annotated_video import AnnotatedVideo
 from siamrcnn_ros.datasets.got10k_videos import split_sequence_folders
 from siamrcnn_ros.datasets.lasot_videos import lasot_sequence_folders
-from siamrcnn_ros.datasets.layouts import image_files
+from siamrcnn_ros.datasets.layouts import got10k_frames
 
 DEFAULT_SPLIT = 'train'
 LONG_TERM_SPLIT = 'lasot'
@@ -80,7 +80,7 @@ def read_objects_json(path: Path) -> tuple[tuple[str, ...], np.ndarray]:
 def read_synthetic_sequence(folder: Path) -> AnnotatedVideo:
     """One sequence folder of either layout (frames in ``img/`` for LaSOT, else in the folder)."""
     frame_dir = folder / 'img' if (folder / 'img').is_dir() else folder
-    frames = image_files(frame_dir)
+    frames = got10k_frames(frame_dir)  # NNNNNNNN.jpg in both layouts
     if not frames:
         raise FileNotFoundError(f'synthetic sequence without image files: {frame_dir}')
     ids, boxes = read_objects_json(folder / 'objects.json')
