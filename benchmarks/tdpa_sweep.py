@@ -37,9 +37,10 @@ from siamrcnn_ros.evaluation.cli import format_table
 from siamrcnn_ros.evaluation.evaluate import TrackerEvaluation, aggregate, evaluate_sequence
 from siamrcnn_ros.evaluation.long_term import PresencePool
 from siamrcnn_ros.model import build_model
+from siamrcnn_ros.tracking.defaults import tracker_settings
 from siamrcnn_ros.tracking.settings import TDPASettings
 from siamrcnn_ros.tracking.tdpa_inputs import ASSOCIATION_FIELDS, RecordingTDPA, TDPAInputs, replay
-from siamrcnn_ros.tracking.tracker import Tracker, TrackerSettings
+from siamrcnn_ros.tracking.tracker import Tracker
 
 MANIFEST = 'recording.json'
 
@@ -52,7 +53,9 @@ def record(args: argparse.Namespace) -> int:
     with tqdm(total=sum(len(s) for s in sequences), unit='frame', desc='record') as progress:
         for sequence in sequences:
             progress.set_postfix_str(sequence.name)
-            tracker = Tracker(model, TrackerSettings(tdpa=settings), tdpa_factory=RecordingTDPA)
+            # The demo preset's shipped tracker settings (search window, shape gate), as a live run has them.
+            tracker = Tracker(model, dataclasses.replace(tracker_settings('demo'), tdpa=settings),
+                              tdpa_factory=RecordingTDPA)
             for index, image in enumerate(sequence.iter_frames()):
                 if index == 0:
                     tracker.init(image, sequence.ground_truth[0])
