@@ -41,7 +41,7 @@ from siamrcnn_ros.evaluation.plots import plot_success
 from siamrcnn_ros.evaluation.results import write_results
 from siamrcnn_ros.model import build_model
 from siamrcnn_ros.model.siamrcnn import resolve_device
-from siamrcnn_ros.tracking.defaults import tdpa_defaults, tracker_settings
+from siamrcnn_ros.tracking.defaults import override, tdpa_defaults, tracker_settings
 from siamrcnn_ros.tracking.settings import TDPASettings
 from siamrcnn_ros.tracking.tracker import VARIANTS, Tracker
 
@@ -111,7 +111,15 @@ def main(argv: list[str] | None = None) -> int:
                         help='a TDPA parameter other than the reference value, e.g. w_ff=0.5 or max_gap=500 '
                              '(repeatable; choose on the val split or on the long-term videos of a world with '
                              'another --seed, report on test and lasot)')
+    parser.add_argument('--set', action='append', default=[], metavar='NAME=VALUE', dest='overrides',
+                        help='a tracker setting other than the shipped one, e.g. search_shift=0 (repeatable; '
+                             'tracking.defaults.override; TDPA fields go through --tdpa)')
     args = parser.parse_args(argv)
+    try:
+        override(tracker_settings('demo'), args.overrides)
+    except ValueError as error:
+        print(f'synthetic_tracking: bad --set {args.overrides}: {error}', file=sys.stderr)
+        return 2
     try:
         tdpa = tdpa_settings(args.tdpa)
     except ValueError as error:
@@ -147,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
                 pool = PresencePool()
                 for sequence in sequences:
                     progress.set_postfix_str(f'{variant} {sequence.name}')
-                    settings = dataclasses.replace(tracker_settings('demo', variant), tdpa=tdpa)
+                    settings = override(dataclasses.replace(tracker_settings('demo', variant), tdpa=tdpa),
+                                        args.overrides)
                     tracker = Tracker(model, settings)
                     boxes, confidences, times = track_sequence(tracker, sequence, progress)
                     write_results(results_dir, sequence.name, boxes, confidences, times)

@@ -85,3 +85,7 @@ def test_clear_errors(world: Path, tmp_path: Path) -> None:
                '--recordings', str(tmp_path / 'r2'))
     assert done.returncode == 2
     assert 'no such split folder' in done.stderr
+    done = run('synthetic_tracking.py', '--world', str(world), '--checkpoint', str(CHECKPOINT), '--output-dir',
+               str(tmp_path / 'o'), '--set', 'search_shift=9')
+    assert done.returncode == 2
+    assert 'search_shift must be in [0, 2]' in done.stderr
