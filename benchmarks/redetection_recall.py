@@ -35,6 +35,7 @@ from real_clips import CLIP_NAMES, CLIPS, VIDEOS, iter_frames, read_annotation, 
 def clip_recall(model, clip, video: Path, stride: int) -> dict[str, float]:
     """The numbers of the module docstring for one clip."""
     from siamrcnn_ros.boxes import xywh_to_xyxy
+    from siamrcnn_ros.model.preprocessing import to_original
 
     boxes, absent = read_annotation(clip)
     truth = torch.as_tensor(xywh_to_xyxy(np.asarray(boxes, dtype=np.float64)), dtype=torch.float32)  # [N, 4]
@@ -48,8 +49,7 @@ def clip_recall(model, clip, video: Path, stride: int) -> dict[str, float]:
         if index % stride or absent[index]:
             continue
         frame = model.extract(rgb)
-        proposals = frame.proposals * torch.tensor(
-            [frame.image_size[1] / frame.resized_size[1], frame.image_size[0] / frame.resized_size[0]] * 2)
+        proposals = to_original(frame.proposals, frame.resized_size, frame.image_size)  # [P, 4] original pixels
         found = model.redetect(frame, template)
         target = truth[index][None]
         proposal_iou = float(box_iou(proposals, target).max()) if len(proposals) else 0.0
