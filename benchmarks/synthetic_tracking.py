@@ -43,7 +43,7 @@ from siamrcnn_ros.model import build_model
 from siamrcnn_ros.model.siamrcnn import resolve_device
 from siamrcnn_ros.tracking.defaults import override, tdpa_defaults, tracker_settings
 from siamrcnn_ros.tracking.settings import TDPASettings
-from siamrcnn_ros.tracking.tracker import VARIANTS, Tracker
+from siamrcnn_ros.tracking.tracker import VARIANTS, Tracker, TrackerSettings
 
 SPLITS = {'test': ('test', ('success', 'precision')), 'val': ('val', ('success', 'precision')),
           'lasot': ('lasot', ('success', 'precision', 'vot_lt'))}
@@ -56,12 +56,7 @@ def tdpa_settings(items: list[str], base: TDPASettings | None = None) -> TDPASet
     Each value takes the type of the field it replaces (``max_gap`` is an int, the others floats).
     """
     settings = tdpa_defaults('demo') if base is None else base
-    try:
-        pairs = [item.split('=', 1) for item in items]
-        changes = {name: type(getattr(settings, name))(value) for name, value in pairs}
-        return dataclasses.replace(settings, **changes)
-    except (ValueError, TypeError, AttributeError) as error:
-        raise ValueError(str(error)) from error
+    return override(TrackerSettings(tdpa=settings), [f'tdpa.{item}' for item in items]).tdpa
 
 
 def truncated(sequence: Sequence, frames: int | None) -> Sequence:
