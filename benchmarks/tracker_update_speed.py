@@ -50,11 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     start, box = first_box(HERE / 'real_clips' / 'bikes_cyclist.csv')
     try:
-        clip = [cv2.resize(rgb, SIZE) for rgb in video_frames(bikes_video(), None, first=start)]  # RGB, 640x480
+        source = video_frames(bikes_video(), None, first=start)  # RGB, the video's own size
     except (FileNotFoundError, ValueError) as error:
         print(f'tracker_update_speed: {error}', file=sys.stderr)
         return 1
-    height, width = video_frames(bikes_video(), 1, first=start)[0].shape[:2]
+    height, width = source[0].shape[:2]
+    clip = [cv2.resize(rgb, SIZE) for rgb in source]  # RGB, 640x480
     scale = np.array([SIZE[0] / width, SIZE[1] / height] * 2)
     model = build_model(args.preset, checkpoint=args.checkpoint, device='cpu')
     tracker = Tracker(model, tracker_settings(args.preset, args.variant))
