@@ -125,8 +125,15 @@ class _Conv(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.tf_same:
             x = _pad_tf_same(x, self.conv.kernel_size[0], self.conv.stride[0])
-        x = self.bn(self.conv(x))
-        return F.relu6(x) if self.activation else x
+        if isinstance(self.bn, FrozenBatchNorm2d):
+            # A frozen BatchNorm is a fixed per-channel affine map: folded into the conv's weights and bias, it
+            # costs one multiply of the (small) weights instead of a multiply and an add over the whole output.
+            scale = self.bn.weight * torch.rsqrt(self.bn.running_var + self.bn.eps)  # [C_out]
+            x = F.conv2d(x, self.conv.weight * scale[:, None, None, None], self.bn.bias - self.bn.running_mean * scale,
+                         self.conv.stride, self.conv.padding, self.conv.dilation, self.conv.groups)
+        else:
+            x = self.bn(self.conv(x))
+        return F.relu6(x, inplace=True) if self.activation else x
 
 
 def _pad_tf_same(x: Tensor, kernel: int, stride: int) -> Tensor:

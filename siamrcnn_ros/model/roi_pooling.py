@@ -13,6 +13,7 @@ everything that feeds the RPN takes the levels only (``fpn_levels``).
 from __future__ import annotations
 
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch import Tensor, nn
@@ -20,6 +21,26 @@ from torchvision.ops import MultiScaleRoIAlign, roi_align
 
 IMAGE_KEY = 'image'
 PIXEL_CHANNELS = 3
+MIN_BOXES_PER_THREAD = 16
+"""Fewest boxes a CPU thread pools on its own; below twice this the boxes are pooled in the calling thread."""
+
+_workers: ThreadPoolExecutor | None = None
+
+
+def _thread_pool() -> ThreadPoolExecutor:
+    global _workers
+    if _workers is None:
+        _workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix='roi_pool')
+    return _workers
+
+
+def _cpu_chunks(feature_maps: OrderedDict[str, Tensor], boxes: list[Tensor]) -> int:
+    """How many threads should share the boxes: torchvision's CPU RoIAlign runs on one core, so on a CPU, for
+    one image and without gradients, the boxes are split over ``torch.get_num_threads()`` threads (1 = no split)."""
+    any_map = next(iter(feature_maps.values()))
+    if any_map.device.type != 'cpu' or torch.is_grad_enabled() or len(boxes) != 1:
+        return 1
+    return max(1, min(torch.get_num_threads(), len(boxes[0]) // MIN_BOXES_PER_THREAD))
 
 
 def fpn_levels(feature_maps: OrderedDict[str, Tensor]) -> OrderedDict[str, Tensor]:
@@ -67,6 +88,16 @@ class RoIFeaturePooler(nn.Module):
         Raises:
             KeyError: ``pixel_rois`` is on and the maps hold no image.
         """
+        chunks = _cpu_chunks(feature_maps, boxes)
+        if chunks == 1:
+            return self._pool(feature_maps, boxes, image_sizes)
+        # Each thread pools a contiguous part of the one image's boxes; the parts keep the boxes' order.
+        parts = [_thread_pool().submit(self._pool, feature_maps, [part], image_sizes)
+                 for part in torch.tensor_split(boxes[0], chunks)]
+        return torch.cat([part.result() for part in parts])
+
+    def _pool(self, feature_maps: OrderedDict[str, Tensor], boxes: list[Tensor],
+              image_sizes: list[tuple[int, int]]) -> Tensor:
         pooled = self.levels(feature_maps, boxes, image_sizes)
         if not self.pixel_rois:
             return pooled
