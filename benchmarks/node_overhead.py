@@ -169,7 +169,7 @@ def measure_size(model: object, frames: list[np.ndarray], encoding: str, publish
             outcome = session.process(frame)
             t3 = time.perf_counter()
             sample['bookkeeping'] = t3 - t2 - clock.seconds
-            tracks = frame_tracks(outcome, session.start_stamp_ns, time.monotonic() - frame.arrival_s)
+            tracks = frame_tracks(outcome, time.monotonic() - frame.arrival_s)
             array = frame_track_array(outcome, tracks)
             t4 = time.perf_counter()
             for track in tracks:

@@ -2,7 +2,7 @@
 
 ``record`` tracks every video of a split with TDPA (one network pass per frame, as
 ``synthetic_tracking.py``) and writes, per video, the inputs TDPA received
-(``siamrcnn_ros.tracking.tdpa_inputs``) to ``<recordings>/<video>.npz``, with ``recording.json``
+(``siamrcnn_ros.tools.tdpa_inputs``) to ``<recordings>/<video>.npz``, with ``recording.json``
 (checkpoint, world, split, frames, settings). ``sweep`` replays those inputs under every combination
 of ``--grid`` values and scores each like ``synthetic_tracking.py`` (success AUC, precision at 20 px,
 on the long-term videos the VOT-LT F-score): no network runs, a 3,200-frame split takes 2-3 s per
@@ -37,9 +37,9 @@ from siamrcnn_ros.evaluation.cli import format_table
 from siamrcnn_ros.evaluation.evaluate import TrackerEvaluation, aggregate, evaluate_sequence
 from siamrcnn_ros.evaluation.long_term import PresencePool
 from siamrcnn_ros.model import build_model
+from siamrcnn_ros.tools.tdpa_inputs import ASSOCIATION_FIELDS, TDPAInputs, recording_selector, replay
 from siamrcnn_ros.tracking.defaults import tracker_settings
 from siamrcnn_ros.tracking.settings import TDPASettings
-from siamrcnn_ros.tracking.tdpa_inputs import ASSOCIATION_FIELDS, RecordingTDPA, TDPAInputs, replay
 from siamrcnn_ros.tracking.tracker import Tracker
 
 MANIFEST = 'recording.json'
@@ -55,7 +55,7 @@ def record(args: argparse.Namespace) -> int:
             progress.set_postfix_str(sequence.name)
             # The demo preset's shipped tracker settings (search window, shape gate), as a live run has them.
             tracker = Tracker(model, dataclasses.replace(tracker_settings('demo'), tdpa=settings),
-                              tdpa_factory=RecordingTDPA)
+                              selector_factory=recording_selector)
             for index, image in enumerate(sequence.iter_frames()):
                 if index == 0:
                     tracker.init(image, sequence.ground_truth[0])

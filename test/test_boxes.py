@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from siamrcnn_ros.boxes import xywh_to_xyxy, xyxy_to_cxcywh, xyxy_to_xywh
+from siamrcnn_ros.boxes import InvalidBoxError, check_xyxy, clip_xyxy, xywh_to_xyxy, xyxy_to_cxcywh, xyxy_to_xywh
 
 
 def test_xywh_xyxy_round_trip_numpy() -> None:
@@ -35,3 +35,18 @@ def test_empty_boxes() -> None:
 def test_wrong_last_dimension_names_the_shape() -> None:
     with pytest.raises(ValueError, match=r'got shape \(2, 3\)'):
         xywh_to_xyxy(np.zeros((2, 3)))
+
+
+def test_target_boxes_are_checked_and_clipped() -> None:
+    size = (100, 200)  # height, width
+    assert clip_xyxy(check_xyxy(np.array([10, 20, 30, 40.]), size), size).tolist() == [10, 20, 30, 40]
+    assert check_xyxy(np.array([-10, -5, 50, 500.]), size).tolist() == [-10, -5, 50, 500]  # not clipped
+    assert clip_xyxy(np.array([-10, -5, 50, 500.]), size).tolist() == [0, 0, 50, 100]
+    bad = {
+        'NaN': [np.nan, 0, 10, 10], 'inf': [0, 0, np.inf, 10], 'zero area': [5, 5, 5, 20],
+        'negative width': [20, 0, 10, 10], 'left of the image': [-50, 0, -10, 10],
+        'below the image': [0, 100, 10, 140], 'sub-pixel inside': [199.5, 0, 260, 10],
+    }
+    for box in [*bad.values(), [1, 2, 3]]:
+        with pytest.raises(InvalidBoxError):
+            check_xyxy(np.array(box, float), size)

@@ -58,3 +58,28 @@ def test_tracker_runs_on_cuda(models) -> None:
         result = tracker.update(frame)
         assert result.box.shape == (4,)
         assert 0.0 <= result.confidence <= 1.0
+
+
+def test_every_head_call_of_a_frame_runs_under_the_same_precision(models, monkeypatch) -> None:
+    """Re-detection, the first-frame-tracklet scores and the pair scores all go through the model's public
+    methods, so all three run the head under the model's inference mode and autocast (issue 19, item 1)."""
+    from siamrcnn_ros.model.head import RedetectionStage
+    from siamrcnn_ros.tracking.defaults import tracker_settings
+
+    _, cuda = models
+    seen = []
+    forward = RedetectionStage.forward
+
+    def recording_forward(self, reference, roi):
+        seen.append((torch.is_inference_mode_enabled(), torch.is_autocast_enabled('cuda'),
+                     torch.get_autocast_dtype('cuda')))
+        return forward(self, reference, roi)
+
+    monkeypatch.setattr(RedetectionStage, 'forward', recording_forward)
+    tracker = Tracker(cuda, tracker_settings('demo'))
+    frames = bikes_frames(4)
+    tracker.init(frames[0], BOX_XYWH)
+    for frame in frames[1:]:
+        tracker.update(frame)
+    assert len(seen) > 3 * 6  # cascade, scoring, ff-tracklet and pair scores in each of three frames
+    assert set(seen) == {(True, True, torch.bfloat16)}

@@ -13,7 +13,7 @@ STAGES = ('backbone', 'rpn', 'redetect', 'pairs', 'frame')
 
 
 def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, '-m', 'siamrcnn_ros.model.bench', *args], cwd=REPO_ROOT,
+    return subprocess.run([sys.executable, '-m', 'siamrcnn_ros.tools.bench_model', *args], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=300, check=False)
 
 

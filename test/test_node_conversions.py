@@ -161,20 +161,6 @@ def test_stamps_round_trip_through_nanoseconds() -> None:
     assert conversions.seconds_to_duration(-0.5).sec == 0
 
 
-def test_target_boxes_are_checked_and_clipped() -> None:
-    size = (100, 200)  # height, width
-    assert conversions.check_target_box(np.array([10, 20, 30, 40.]), size).tolist() == [10, 20, 30, 40]
-    assert conversions.check_target_box(np.array([-10, -5, 50, 500.]), size).tolist() == [0, 0, 50, 100]
-    bad = {
-        'NaN': [np.nan, 0, 10, 10], 'inf': [0, 0, np.inf, 10], 'zero area': [5, 5, 5, 20],
-        'negative width': [20, 0, 10, 10], 'left of the image': [-50, 0, -10, 10],
-        'below the image': [0, 100, 10, 140], 'sub-pixel inside': [199.5, 0, 260, 10],
-    }
-    for box in bad.values():
-        with pytest.raises(conversions.InvalidBoxError):
-            conversions.check_target_box(np.array(box, float), size)
-
-
 def test_box_messages_round_trip() -> None:
     box = np.array([1.5, 2.25, 30.5, 40.75])
     assert conversions.box_from_msg(conversions.box_to_msg(box)).tolist() == box.tolist()

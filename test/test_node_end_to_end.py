@@ -1,7 +1,7 @@
 """End to end, in four OS processes: camera -> siamrcnn_node -> a consumer, targets set by this test.
 
 A camera process streams real frames (bikes.mp4) at 30 Hz; the node runs the ``demo`` preset on the CPU
-with random weights (no trained checkpoint exists yet, so this checks plumbing and contracts, not accuracy);
+with its shipped checkpoint (this checks plumbing and contracts, not accuracy);
 this process sets a target by topic, then by service, clears one, then clicks (rqt_image_view's pixel
 click and RViz's /clicked_point, projected with camera_info); a separate receiver process records the Track
 messages. Checked: every output stamp is a source image stamp and increases per target, states and boxes

@@ -128,7 +128,7 @@ def test_session_masks_off_leave_the_fields_empty_and_on_fill_them(model, checkp
     session.request_box(0, BOX, stamp_ns=0)
     off = session.process(arrive(frames, 0))
     assert off.masks == {}
-    tracks = frame_tracks(off, session.start_stamp_ns, 0.01)
+    tracks = frame_tracks(off, 0.01)
     assert [t.state for t in tracks] == [Track.STATE_TRACKING]
     assert_no_mask(tracks[0])
 
@@ -136,7 +136,7 @@ def test_session_masks_off_leave_the_fields_empty_and_on_fill_them(model, checkp
     segmented = 0
     for index in (1, 2):
         outcome = session.process(arrive(frames, index))
-        tracks = frame_tracks(outcome, session.start_stamp_ns, 0.01)
+        tracks = frame_tracks(outcome, 0.01)
         result = outcome.results[1]
         if not result.present:  # an absent target has no mask
             assert outcome.masks == {}
@@ -155,7 +155,7 @@ def test_session_masks_off_leave_the_fields_empty_and_on_fill_them(model, checkp
     session.set_box2seg(None)
     outcome = session.process(arrive(frames, 3))
     assert outcome.masks == {}
-    assert_no_mask(frame_tracks(outcome, session.start_stamp_ns, 0.01)[0])
+    assert_no_mask(frame_tracks(outcome, 0.01)[0])
     assert problems == []
 
     # A Box2Seg that fails (BatchNorm in training mode cannot take the single crop): the frame is still

@@ -1,24 +1,27 @@
 """The node's tracking session without ROS: target ids, frames by stamp, clicks, clears, runtime settings.
 
-Runs the real ``demo`` model with random weights on the CPU (no trained checkpoint exists yet): these tests
-check the plumbing and contracts (which frame a target starts on, ids, states, stamps), not accuracy.
+Runs the real ``demo`` model with its shipped checkpoint on the CPU. These tests check the plumbing and
+contracts (which frame a target starts on, ids, states, stamps, backbone passes), not accuracy. The session
+imports no ROS module (``test_the_session_and_the_tracker_import_no_ros``), so they run without rclpy.
 """
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 from video_frames import bikes_frames
 
-pytest.importorskip('rclpy', reason='needs rclpy and the built messages: run the tests through scripts/in-env')
+from siamrcnn_ros.boxes import InvalidBoxError
+from siamrcnn_ros.model.preprocessing import to_original
 from siamrcnn_ros.model.siamrcnn import build_model
-from siamrcnn_ros.node.conversions import InvalidBoxError
 from siamrcnn_ros.node.frame_buffer import Frame, FrameBuffer
 from siamrcnn_ros.node.session import TargetLimitError, TrackingSession
 from siamrcnn_ros.tracking.settings import TDPASettings
-from siamrcnn_ros.tracking.tracker import TrackerSettings
+from siamrcnn_ros.tracking.tracker import MultiTracker, TrackerSettings
 
-pytestmark = pytest.mark.ros
 BOX = np.array([250.0, 80.0, 330.0, 200.0])  # xyxy pixels of a 272x640 bikes frame
 
 
@@ -43,6 +46,13 @@ class Recorder:
     @property
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.problems]
+
+
+def proposal_centre(model, image: np.ndarray) -> tuple[float, float]:
+    """The centre (x, y pixels) of the best RPN proposal of ``image``: a pixel that some proposal contains."""
+    frame = model.extract(image)
+    box = to_original(frame.proposals[:1], frame.resized_size, frame.image_size)[0].tolist()
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
 
 
 def make_session(model, max_targets: int = 3) -> tuple[TrackingSession, FrameBuffer, Recorder]:
@@ -87,6 +97,10 @@ def test_a_box_drawn_on_an_older_frame_starts_there(model, images) -> None:
     assert outcome.results[target_id].frame == 1  # started on the older frame (0), tracked into this one
     assert session.start_stamp_ns(target_id, 0) == older.stamp_ns
     assert session.start_stamp_ns(target_id, 1) == current.stamp_ns
+    # The outcome carries what the messages need: the stamp of the frame the selected tracklet starts on.
+    selected = outcome.results[target_id].selected
+    assert selected is not None
+    assert outcome.start_stamp_ns(target_id, selected.start_frame) == [older, current][selected.start_frame].stamp_ns
     assert recorder.problems == []
 
 
@@ -153,15 +167,14 @@ def test_ids_limits_clears_and_idle_reports(model, images) -> None:
 
 def test_click_to_track_picks_a_proposal_containing_the_pixel(model, images) -> None:
     session, frames, recorder = make_session(model)
-    target_id = session.request_click((300.0, 150.0))
+    x, y = proposal_centre(model, images[0])
+    target_id = session.request_click((x, y))
     outcome = session.process(arrive(frames, images, 0))
-    if recorder.problems:  # random weights: no proposal may contain the pixel; then that is reported
-        assert recorder.kinds == ['click']
-        assert 'no object proposal contains' in recorder.problems[0][1]
-        return
+    assert recorder.problems == []
     box = outcome.results[target_id].box
-    assert box[0] <= 300 <= box[2]
-    assert box[1] <= 150 <= box[3]
+    assert box[0] <= x <= box[2]
+    assert box[1] <= y <= box[3]
+    assert box.tolist() == MultiTracker(model).box_at_point(images[0], (x, y)).tolist()
 
 
 def test_a_click_outside_the_image_is_reported(model, images) -> None:
@@ -177,12 +190,51 @@ def test_new_settings_apply_to_targets_set_afterwards(model, images) -> None:
     session, frames, _recorder = make_session(model)
     session.request_box(0, BOX, 0)
     session.process(arrive(frames, images, 0))
-    assert session.groups == 1
-    session.set_tracker_settings(TrackerSettings(tdpa=TDPASettings(alpha=0.5)))
+    assert session.target_settings() == {1: TrackerSettings()}
+    changed = TrackerSettings(tdpa=TDPASettings(alpha=0.5))
+    session.set_tracker_settings(changed)
     session.request_box(0, BOX + 5, 0)
     outcome = session.process(arrive(frames, images, 1))
     assert sorted(outcome.results) == [1, 2]
-    assert session.groups == 2  # target 1 keeps the values it started with
+    assert session.target_settings() == {1: TrackerSettings(), 2: changed}  # target 1 keeps its values
     session.request_clear(1)
     session.process(arrive(frames, images, 2))
-    assert session.groups == 1
+    assert session.target_settings() == {2: changed}
+
+
+def test_one_backbone_pass_per_frame_whatever_the_mix_of_settings_and_clicks(model, images, monkeypatch) -> None:
+    click = proposal_centre(model, images[1])  # before the count starts
+    passes = []
+    extract = type(model).extract
+
+    def counting_extract(self, image):  # the real extract, counted
+        passes.append(image.shape)
+        return extract(self, image)
+
+    monkeypatch.setattr(type(model), 'extract', counting_extract)
+    session, frames, recorder = make_session(model, max_targets=4)
+    session.request_box(0, BOX, 0)
+    session.process(arrive(frames, images, 0))
+    assert len(passes) == 1
+    session.set_tracker_settings(TrackerSettings(variant='argmax'))
+    session.request_box(0, BOX + 20, 0)
+    session.set_tracker_settings(TrackerSettings(tdpa=TDPASettings(w_loc=0.0), search_shift=0.5, search_scale=1.25))
+    session.request_click(click)
+    outcome = session.process(arrive(frames, images, 1))
+    assert recorder.problems == []
+    assert sorted(outcome.results) == [1, 2, 3]
+    assert len({settings for settings in session.target_settings().values()}) == 3
+    assert len(passes) == 2  # three settings and a click on this frame: still one pass
+    session.process(arrive(frames, images, 2))
+    assert len(passes) == 3
+
+
+def test_the_session_and_the_tracker_import_no_ros() -> None:
+    code = ('import sys\n'
+            'import siamrcnn_ros.node.session, siamrcnn_ros.tracking, siamrcnn_ros.box2seg.tracking\n'
+            "ros = ('rclpy', 'rosidl', 'builtin_interfaces', 'std_msgs', 'sensor_msgs', 'geometry_msgs', "
+            "'siamrcnn_ros.msg', 'siamrcnn_ros.srv', 'siamrcnn_ros.node.conversions')\n"
+            'print(sorted(m for m in sys.modules if m.startswith(ros)))\n')
+    found = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    assert found.strip() == '[]'
+

@@ -178,7 +178,8 @@ def test_argmax_variant_switches_to_the_better_looking_look_alike() -> None:
     selector = ArgmaxSelector()
     selector.init(box(100, 200))
     for t, objects in enumerate(frames, start=1):
-        result = selector.update(np.array([objects['A'], objects['B']]), np.array([0.90, 0.91]))
+        detections = Detections(np.array([objects['A'], objects['B']]), np.array([0.90, 0.91]), np.zeros(2))
+        result = selector.update(detections, None, SIZE)
         np.testing.assert_array_equal(result.box, objects['B'], err_msg=f'frame {t}')
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from siamrcnn_ros.tracking.bench import checkpoint_frames, main, window_bounds
+from siamrcnn_ros.tools.bench_tdpa import checkpoint_frames, main, window_bounds
 
 
 def test_checkpoints_and_windows() -> None:

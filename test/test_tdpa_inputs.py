@@ -1,4 +1,4 @@
-"""Recording TDPA's inputs and replaying them under other settings (``tracking/tdpa_inputs.py``).
+"""Recording TDPA's inputs and replaying them under other settings (``tools/tdpa_inputs.py``).
 
 The claim the module rests on: what TDPA is fed does not depend on the settings that only score tracks,
 so a replay equals a live run with those settings. Checked on a random stream, where a live TDPA with
@@ -15,6 +15,8 @@ import torch
 from video_frames import bikes_frames
 
 from siamrcnn_ros.model import build_model
+from siamrcnn_ros.tools.tdpa_inputs import RecordingTDPA, TDPAInputs, recording_selector, replay
+from siamrcnn_ros.tools.tdpa_scenes import RandomScene, embedding_pair_scores
 from siamrcnn_ros.tracking import (
     TDPA,
     Detections,
@@ -24,8 +26,6 @@ from siamrcnn_ros.tracking import (
     TrackerSettings,
     TrackResult,
 )
-from siamrcnn_ros.tracking.synthetic import RandomScene, embedding_pair_scores
-from siamrcnn_ros.tracking.tdpa_inputs import RecordingTDPA, TDPAInputs, replay
 
 RECORDED = TDPASettings(beta=0.1, ff_min_score=0.5, max_gap=60)
 OTHERS = [
@@ -137,7 +137,7 @@ def test_tracker_records_what_the_model_fed_tdpa() -> None:
     torch.manual_seed(0)
     model = build_model('demo', device='cpu')
     frames = bikes_frames(4)
-    tracker = Tracker(model, TrackerSettings(tdpa=RECORDED), tdpa_factory=RecordingTDPA)
+    tracker = Tracker(model, TrackerSettings(tdpa=RECORDED), selector_factory=recording_selector)
     expected = [tracker.init(frames[0], np.array([100.0, 60.0, 80.0, 140.0]))]
     expected += [tracker.update(frame) for frame in frames[1:]]
     assert isinstance(tracker.selector, RecordingTDPA)

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from tdpa_reference import ReferenceTDPA
 
+from siamrcnn_ros.tools.tdpa_scenes import RandomScene, SyntheticFrame, embedding_pair_scores, track_frame
 from siamrcnn_ros.tracking import FF_TRACKLET_ID, TDPA, Detections, TDPASettings
-from siamrcnn_ros.tracking.synthetic import RandomScene, SyntheticFrame, embedding_pair_scores, track_frame
 
 # A sparse scene: few tracklets per frame keep the quadratic reference affordable, many misses and
 # departures make the target absent often, so selections switch and absences are reported.

@@ -1,5 +1,5 @@
-"""The pieces around TDPA: settings validation, box geometry, Alg. 1's s1/s2/s3, and the Argmax and
-Short-term selectors (SPEC §3 "Variants"), on small hand-computed cases."""
+"""The pieces around TDPA: settings validation, box geometry, Alg. 1's s1/s2/s3, the Argmax and Short-term
+selectors (SPEC §3 "Variants") and the registry of the variants, on small hand-computed cases."""
 from __future__ import annotations
 
 import math
@@ -7,8 +7,18 @@ import math
 import numpy as np
 import pytest
 
-from siamrcnn_ros.tracking import ArgmaxSelector, ShortTermSelector, ShortTermSettings, TDPASettings, short_term_scores
+from siamrcnn_ros.tracking import (
+    TDPA,
+    ArgmaxSelector,
+    Detections,
+    ShortTermSelector,
+    ShortTermSettings,
+    TDPASettings,
+    TrackerSettings,
+    short_term_scores,
+)
 from siamrcnn_ros.tracking.locality import image_scale, location_score, spatial_distance
+from siamrcnn_ros.tracking.selectors import VARIANTS, make_selector
 from siamrcnn_ros.tracking.tracklets import associate, match_scores
 
 SIZE = (100, 200)  # (height, width)
@@ -75,25 +85,48 @@ def test_match_scores_without_rows_or_columns() -> None:
     assert associate(np.array([[0.9]]), 0.3, 0.3).tolist() == [0]
 
 
+def dets(boxes, ff_scores, second=None, features=None) -> Detections:
+    """Detections of one frame; ``second``: the scores against the second reference (0 when not given)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    second = np.zeros(len(boxes)) if second is None else second
+    return Detections(boxes, np.asarray(ff_scores, dtype=np.float64), np.asarray(second, dtype=np.float64), features)
+
+
 def test_argmax_selector() -> None:
     selector = ArgmaxSelector()
     with pytest.raises(RuntimeError, match='init'):
-        selector.update(np.zeros((0, 4)), np.zeros(0))
+        selector.update(Detections.empty(), None, SIZE)
     first = np.array([10.0, 10.0, 20.0, 20.0])
     result = selector.init(first)
     assert (result.frame, result.present, result.confidence, result.selected) == (0, True, 1.0, None)
+    assert len(selector.references) == 0
+    assert selector.references.ff_box is None
+    assert not selector.uses_pair_scores
     boxes = np.array([[0.0, 0.0, 5.0, 5.0], [50.0, 50.0, 60.0, 70.0], [1.0, 1.0, 2.0, 2.0]])
-    result = selector.update(boxes, [0.3, 0.8, 0.8])  # tie: the lowest index
+    result = selector.update(dets(boxes, [0.3, 0.8, 0.8]), None, SIZE)  # tie: the lowest index
     assert (result.frame, result.present, result.confidence) == (1, True, 0.8)
     np.testing.assert_array_equal(result.box, boxes[1])
-    result = selector.update(np.zeros((0, 4)), np.zeros(0))  # nothing: absent at the previous box
+    result = selector.update(Detections.empty(), None, SIZE)  # nothing: absent at the previous box
     assert (result.present, result.confidence) == (False, 0.0)
     np.testing.assert_array_equal(result.box, boxes[1])
-    assert selector.update(boxes[:1], [1.5]).confidence == 1.0  # clipped to [0, 1]
     with pytest.raises(ValueError, match=r'ff_scores must have shape \[3\]'):
-        selector.update(boxes, [0.1])
+        dets(boxes, [0.1])
     with pytest.raises(ValueError, match='box must be'):
         selector.init(np.array([5.0, 5.0, 5.0, 9.0]))
+
+
+def test_the_registry_builds_each_variant_from_its_settings() -> None:
+    assert VARIANTS == ('tdpa', 'argmax', 'short_term')
+    tdpa = make_selector(TrackerSettings(tdpa=TDPASettings(alpha=0.4)))
+    assert isinstance(tdpa, TDPA)
+    assert tdpa.settings.alpha == 0.4
+    assert tdpa.uses_pair_scores
+    assert isinstance(make_selector(TrackerSettings(variant='argmax')), ArgmaxSelector)
+    short = make_selector(TrackerSettings(variant='short_term', short_term=ShortTermSettings(prior_sigma=0.2)))
+    assert isinstance(short, ShortTermSelector)
+    assert not short.uses_pair_scores
+    with pytest.raises(ValueError, match='variant must be one of'):
+        TrackerSettings(variant='kalman')
 
 
 def test_short_term_scores_by_hand() -> None:
@@ -114,10 +147,14 @@ def test_short_term_selector_prefers_the_detection_near_the_previous_box() -> No
     with pytest.raises(RuntimeError, match='init'):
         _ = selector.reference_box
     first = np.array([0.0, 0.0, 20.0, 10.0])
-    selector.init(first, features=np.array([1.0, 0.0]))
+    selector.init(first, features=np.array([[1.0, 0.0]]))  # a batch of one
+    references = selector.references  # the previous prediction: one RoI, and the second reference
+    np.testing.assert_array_equal(references.boxes, [first])
+    np.testing.assert_array_equal(references.ff_box, first)
+    np.testing.assert_array_equal(references.ff_features, [1.0, 0.0])
     near, far = [4.0, 0.0, 24.0, 10.0], [30.0, 0.0, 50.0, 10.0]  # 0.02 and 0.15 of the width away
     features = np.array([[0.0, 1.0], [2.0, 2.0]])  # [D, feature]
-    result = selector.update(np.array([far, near]), [0.9, 0.6], [0.9, 0.6], SIZE, features=features)
+    result = selector.update(dets([far, near], [0.9, 0.6], [0.9, 0.6], features), None, SIZE)
     assert result.present
     np.testing.assert_array_equal(result.box, near)  # 0.6 * 0.92 beats 0.9 * 0.011
     assert result.confidence == pytest.approx(0.6)
@@ -125,10 +162,10 @@ def test_short_term_selector_prefers_the_detection_near_the_previous_box() -> No
     np.testing.assert_array_equal(selector.reference_features, [2.0, 2.0])
     assert not np.shares_memory(selector.reference_features, features)  # the row, not the batch
     # Only a detection beyond max_distance: absent at the previous box, the reference stays.
-    result = selector.update(np.array([[150.0, 80.0, 170.0, 90.0]]), [1.0], [1.0], SIZE)
+    result = selector.update(dets([[150.0, 80.0, 170.0, 90.0]], [1.0], [1.0]), None, SIZE)
     assert (result.present, result.confidence) == (False, 0.0)
     np.testing.assert_array_equal(result.box, near)
-    result = selector.update(np.zeros((0, 4)), [], [], SIZE)
+    result = selector.update(Detections.empty(), None, SIZE)
     assert not result.present
     assert result.frame == 3
 

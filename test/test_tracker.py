@@ -1,8 +1,8 @@
-"""Tracker and MultiTracker on real video frames with the CPU ``demo`` model (random, seeded weights).
+"""Tracker and MultiTracker on real video frames with the CPU ``demo`` model and its shipped checkpoint.
 
-Random weights make the boxes meaningless, but everything checked here holds for any weights: the
-interface, the box conventions, that targets share the frame's features without changing each
-other's results, and adding / removing targets at any frame.
+What is checked here holds for any weights: the interface, the box conventions, that targets share the
+frame's features (one backbone pass per frame, whatever their settings) without changing each other's
+results, adding / removing targets at any frame, and click-to-track's choice of proposal.
 """
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import pytest
 import torch
 from video_frames import bikes_frames
 
+from siamrcnn_ros.boxes import xyxy_to_xywh
 from siamrcnn_ros.model import build_model
-from siamrcnn_ros.tracking import MultiTracker, Tracker, TrackerSettings
+from siamrcnn_ros.model.preprocessing import to_original
+from siamrcnn_ros.tracking import MultiTracker, TDPASettings, Tracker, TrackerSettings
 
 BOX_A = np.array([100.0, 60.0, 180.0, 200.0])  # xyxy pixels
 BOX_B = np.array([300.0, 80.0, 380.0, 220.0])
@@ -81,9 +83,9 @@ def test_update_before_init_and_bad_inputs_raise(model, frames) -> None:
         tracker.update(frames[0])
     with pytest.raises(ValueError, match='uint8'):
         tracker.init(frames[0].astype(np.float32), np.array([1.0, 1.0, 5.0, 5.0]))
-    with pytest.raises(ValueError, match='positive width'):
+    with pytest.raises(ValueError, match='no area'):
         tracker.init(frames[0], np.array([10.0, 10.0, 0.0, 5.0]))
-    with pytest.raises(ValueError, match='does not overlap'):
+    with pytest.raises(ValueError, match='outside the'):
         tracker.init(frames[0], np.array([5000.0, 10.0, 20.0, 20.0]))
 
 
@@ -100,6 +102,45 @@ def test_targets_share_frame_features_without_changing_results(model, frames) ->
         assert together[1].present == single[1].present
         assert together[1].confidence == pytest.approx(single[1].confidence, abs=1e-5)
     assert counting.extract_calls == 4  # once per frame for both targets
+
+
+def test_targets_with_their_own_settings_share_one_pass_and_match_separate_trackers(model, frames) -> None:
+    argmax = TrackerSettings(variant='argmax')
+    searching = TrackerSettings(search_shift=0.5, search_scale=1.25)
+    counting = CountingModel(model)
+    multi = MultiTracker(counting)
+    multi.step(frames[0], add={1: BOX_A, 2: BOX_B, 3: BOX_A + 10}, settings={1: argmax, 2: searching})
+    assert [multi.settings_of(i) for i in (1, 2, 3)] == [argmax, searching, TrackerSettings()]
+    alone = {1: Tracker(model, argmax), 2: Tracker(model, searching), 3: Tracker(model)}
+    for target_id, box in ((1, BOX_A), (2, BOX_B), (3, BOX_A + 10)):
+        alone[target_id].init(frames[0], xyxy_to_xywh(box))
+    for frame in frames[1:3]:
+        together = multi.step(frame)
+        for target_id, tracker in alone.items():
+            single = tracker.update(frame)
+            np.testing.assert_allclose(together[target_id].box, single.box, rtol=0, atol=1e-4)
+            assert together[target_id].present == single.present
+    assert counting.extract_calls == 3  # one pass per frame for the three settings
+    with pytest.raises(TypeError, match='TrackerSettings'):
+        multi.step(frames[3], add={4: BOX_B}, settings={4: 'argmax'})
+
+
+def test_box_at_point_is_the_best_proposal_containing_the_pixel(model, frames) -> None:
+    multi = MultiTracker(model)
+    features = multi.extract(frames[0])
+    proposals = to_original(features.proposals, features.resized_size, features.image_size).double().numpy()
+    assert len(proposals) > 10
+    for x, y in [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in proposals[[0, 3, 7]]] + [(5.0, 5.0), (600.0, 40.0)]:
+        inside = np.flatnonzero((proposals[:, 0] <= x) & (x <= proposals[:, 2])
+                                & (proposals[:, 1] <= y) & (y <= proposals[:, 3]))
+        found = multi.box_at_point(features, (x, y))
+        if inside.size == 0:
+            assert found is None
+        else:
+            np.testing.assert_allclose(found, proposals[inside[0]], atol=1e-3)  # the first = best objectness
+            np.testing.assert_allclose(multi.box_at_point(frames[0], (x, y)), found)  # image or features alike
+    with pytest.raises(ValueError, match='outside'):
+        multi.box_at_point(features, (-1.0, 5.0))
 
 
 def test_targets_can_be_added_and_removed_at_any_frame(model, frames) -> None:
@@ -161,7 +202,7 @@ def test_ff_tracklet_scores_cover_detections_far_from_the_first_frame_tracklet(m
     for ff_box, detections, image_size in seen:
         distance = spatial_distance(torch.as_tensor(ff_box)[None], torch.as_tensor(detections.boxes),
                                     image_size)[0].numpy()  # [D]
-        gated_out = distance >= model.config.pair.gamma
+        gated_out = distance >= TDPASettings().gamma
         far += int(gated_out.sum())
         assert np.isfinite(detections.ff_tracklet_scores).all()
         # A head's probability is never exactly 0: a gated score would be.

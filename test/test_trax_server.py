@@ -1,6 +1,6 @@
 """``siamrcnn-trax`` driven over the real TraX protocol by vot-trax's client, as the VOT toolkit does.
 
-The server runs in its own process (demo preset, random weights, CPU); the client sends real frames
+The server runs in its own process (demo preset and its shipped checkpoint, CPU); the client sends real frames
 as image paths, a rectangle and a polygon initialisation, and reads back rectangles with a
 ``confidence`` property per frame, which VOT's long-term analysis needs.
 """

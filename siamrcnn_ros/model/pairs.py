@@ -5,7 +5,7 @@ re-detection head runs with one detection's RoI features as the reference and th
 Only spatially close pairs are scored; the others get −inf, so they can never be linked.
 
 Boxes are ``[N, 4]`` xyxy float pixels of the original image; image sizes are ``(height, width)``.
-``spatial_distance`` is the torch twin of ``siamrcnn_ros.tracking.locality.spatial_distance``.
+The gate uses ``siamrcnn_ros.boxes.spatial_distance`` (one function for torch and NumPy, re-exported here).
 """
 from __future__ import annotations
 
@@ -14,45 +14,13 @@ import math
 import torch
 from torch import Tensor
 
-from siamrcnn_ros.boxes import xyxy_to_cxcywh
+from siamrcnn_ros.boxes import spatial_distance
 from siamrcnn_ros.model.head import CascadeRedetectionHead
 
 
 def _check_boxes(name: str, boxes: Tensor) -> None:
     if boxes.dim() != 2 or boxes.shape[-1] != 4:
         raise ValueError(f'{name} must be [N, 4] xyxy, got shape {tuple(boxes.shape)}')
-
-
-def _image_scale(image_size: tuple[int, int], like: Tensor) -> Tensor:
-    """``(height, width)`` -> ``[4]`` ``(width, height, width, height)`` on ``like``'s device, float32 or wider."""
-    if len(image_size) != 2:
-        raise ValueError(f'image_size must be (height, width), got {image_size!r}')
-    height, width = float(image_size[0]), float(image_size[1])
-    if not (math.isfinite(height) and math.isfinite(width) and height > 0 and width > 0):
-        raise ValueError(f'image_size must be two positive numbers (height, width), got {image_size!r}')
-    dtype = torch.promote_types(like.dtype, torch.float32)
-    return torch.tensor([width, height, width, height], dtype=dtype, device=like.device)
-
-
-def spatial_distance(boxes_a: Tensor, boxes_b: Tensor, image_size: tuple[int, int]) -> Tensor:
-    """L-infinity distance of normalised ``(cx, cy, w, h)`` between all pairs of boxes (SPEC §2).
-
-    ``cx`` and ``w`` are divided by the image width, ``cy`` and ``h`` by the image height.
-
-    Args:
-        boxes_a: ``[A, 4]`` float xyxy pixels.
-        boxes_b: ``[B, 4]`` float xyxy pixels.
-        image_size: ``(height, width)`` in pixels.
-
-    Returns:
-        ``[A, B]`` float32 (float64 for float64 boxes), ``max(|Δcx|, |Δcy|, |Δw|, |Δh|)``.
-    """
-    _check_boxes('boxes_a', boxes_a)
-    _check_boxes('boxes_b', boxes_b)
-    scale = _image_scale(image_size, boxes_a)
-    a = xyxy_to_cxcywh(boxes_a.to(scale.dtype)) / scale  # [A, 4]
-    b = xyxy_to_cxcywh(boxes_b.to(scale.dtype)) / scale  # [B, 4]
-    return (a[:, None, :] - b[None, :, :]).abs().amax(dim=-1)  # [A, B, 4] -> [A, B]
 
 
 def gated_pairs(ref_boxes: Tensor, det_boxes: Tensor, image_size: tuple[int, int],
@@ -87,7 +55,7 @@ def score_pairs(head: CascadeRedetectionHead, ref_boxes: Tensor, ref_feats: Tens
         det_boxes: ``[D, 4]`` float xyxy pixels of the detections.
         det_feats: ``[D, C, P, P]`` RoI features of the detections.
         image_size: ``(height, width)`` in pixels of the original image.
-        gamma: the spatial gate (``PairConfig.gamma``).
+        gamma: the spatial gate (``TDPASettings.gamma``; ``inf`` scores every pair).
 
     Returns:
         ``[R, D]`` float32: the mean over stages of the target probability where
@@ -106,3 +74,6 @@ def score_pairs(head: CascadeRedetectionHead, ref_boxes: Tensor, ref_feats: Tens
     if len(ref_idx):
         scores[ref_idx, det_idx] = head.target_probability(ref_feats[ref_idx], det_feats[det_idx])
     return scores
+
+
+__all__ = ['gated_pairs', 'score_pairs', 'spatial_distance']

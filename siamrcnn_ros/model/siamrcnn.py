@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from torch import Tensor, nn
 
 from siamrcnn_ros.model.backbone import build_backbone, feature_levels
 from siamrcnn_ros.model.checkpoints import load_checkpoint_into, read_checkpoint
-from siamrcnn_ros.model.config import ModelConfig, get_preset
+from siamrcnn_ros.model.config import LITE_BACKBONES, ModelConfig, get_preset
 from siamrcnn_ros.model.default_weights import DEFAULT, resolve_checkpoint
 from siamrcnn_ros.model.detector_weights import load_detector_weights
 from siamrcnn_ros.model.head import CascadeRedetectionHead, postprocess
@@ -115,6 +116,12 @@ class SiamRCNN(nn.Module):
         self.config = config
         self.precision = precision
         self.backbone = build_backbone(config.backbone)
+        # EfficientNet-Lite's depthwise convolutions run faster channels-last (NHWC) on a CPU: the backbone's
+        # share of Tracker.update fell by about a quarter (benchmarks/RESULTS.md, "Speed"). ``feature_maps``
+        # hands the input over in that layout. The torchvision trunks keep NCHW (not measured).
+        self._channels_last = config.backbone.name in LITE_BACKBONES
+        if self._channels_last:
+            self.backbone.to(memory_format=torch.channels_last)
         levels = feature_levels(self.backbone)
         channels = self.backbone.out_channels
         self.rpn = build_rpn(config.rpn, in_channels=channels, num_levels=levels)
@@ -195,7 +202,12 @@ class SiamRCNN(nn.Module):
         """The backbone's FPN maps of a normalised, padded batch ``[B, 3, H, W]``, by level name, and with
         ``head.pixel_rois`` the batch itself under ``roi_pooling.IMAGE_KEY`` (the input of ``roi_pool``).
         Gradients flow as the caller's mode allows (training calls it too)."""
-        maps = self.backbone(tensor)
+        if self._channels_last:
+            maps = self.backbone(tensor.contiguous(memory_format=torch.channels_last))
+            # Back to NCHW once: RoIAlign reads NCHW and would otherwise copy every level on every pooling.
+            maps = OrderedDict((name, value.contiguous()) for name, value in maps.items())
+        else:
+            maps = self.backbone(tensor)
         if self.config.head.pixel_rois:
             maps[IMAGE_KEY] = tensor
         return maps
@@ -275,8 +287,9 @@ class SiamRCNN(nn.Module):
 
     @_inference
     def pair_scores(self, ref_boxes: Tensor, ref_feats: Tensor, det_boxes: Tensor, det_feats: Tensor,
-                    image_size: tuple[int, int]) -> Tensor:
-        """Pair scores for TDPA (SPEC §2 "third stage"): ``[R, D]`` float32, −inf outside the spatial gate.
+                    image_size: tuple[int, int], gamma: float | None = None) -> Tensor:
+        """Pair scores (SPEC §2 "third stage"): ``[R, D]`` float32 target probabilities of each detection with each
+        reference as the template, −inf outside the spatial gate.
 
         Args:
             ref_boxes: ``[R, 4]`` float xyxy original pixels (e.g. the last detections of tracklets).
@@ -284,10 +297,12 @@ class SiamRCNN(nn.Module):
             det_boxes: ``[D, 4]`` float xyxy original pixels of this frame's detections.
             det_feats: ``[D, C, P, P]`` their RoI features.
             image_size: ``(h, w)`` of the original image (``FrameFeatures.image_size``).
+            gamma: the gate γ (a tracking setting, ``TDPASettings.gamma``; reference 0.06): pairs whose normalised
+                L-infinity box distance is ``>= gamma`` are not scored. None: every pair is scored.
         """
         device = self.device
         return score_pairs(self.head, ref_boxes.to(device), ref_feats.to(device), det_boxes.to(device),
-                           det_feats.to(device), image_size, self.config.pair.gamma)
+                           det_feats.to(device), image_size, math.inf if gamma is None else gamma)
 
     # Internals ----------------------------------------------------------------------------------------
 
@@ -318,17 +333,45 @@ def _check_boxes(name: str, boxes: Tensor) -> Tensor:
     return boxes
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``'auto'`` -> ``cuda`` when torch sees a GPU, else ``cpu``; other values are checked and returned."""
-    if device == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+def choose_device(requested: str) -> tuple[torch.device, str]:
+    """The device to run on for a requested one, and a warning when it is not what was asked (the node's
+    ``model.device``, which falls back rather than fail; ``resolve_device`` is the strict form).
+
+    ``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu`` with a warning (a tracker on a robot's CPU is
+    usually a CPU-only torch build, not a choice); ``cuda``/``cuda:N`` without a GPU -> ``cpu`` with a warning;
+    ``cuda:N`` beyond the visible GPUs -> ``cuda:0`` with a warning.
+    """
+    if requested == 'auto':
+        if torch.cuda.is_available():
+            return torch.device('cuda'), ''
+        return torch.device('cpu'), 'model.device is auto but torch sees no CUDA GPU: running on the CPU'
     try:
-        resolved = torch.device(device)
+        device = torch.device(requested)
     except (RuntimeError, TypeError) as error:
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from error
-    if resolved.type == 'cuda' and not torch.cuda.is_available():
-        raise ValueError(f'device {device!r} requested but torch sees no CUDA GPU on this machine')
-    return resolved
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {requested!r}") from error
+    if device.type != 'cuda':
+        return device, ''
+    if not torch.cuda.is_available():
+        return torch.device('cpu'), (f'model.device is {requested!r} but torch sees no CUDA GPU (CPU-only build, or '
+                                     f'no driver): falling back to the CPU')
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        return torch.device('cuda', 0), (f'model.device is {requested!r} but torch sees only '
+                                         f'{torch.cuda.device_count()} GPU(s): using cuda:0')
+    return device, ''
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """The device for a library call, strictly: ``'auto'`` -> ``cuda`` when torch sees a GPU, else ``cpu``; other
+    values as ``choose_device`` reads them, but a device it would have to replace is an error, not a fallback.
+
+    Raises:
+        ValueError: not a device name, or a CUDA device torch does not see.
+    """
+    requested = str(device)
+    chosen, warning = choose_device(requested)
+    if warning and requested != 'auto':
+        raise ValueError(f'device {requested!r} cannot be used here ({warning})')
+    return chosen
 
 
 def build_model(config: ModelConfig | str, *, checkpoint: str | Path | None = DEFAULT,

@@ -27,14 +27,6 @@ from siamrcnn_ros.tracking.records import TrackResult
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 UNREACHABLE_DP_SCORE = -FLOAT32_MAX
 """``Tracklet.dp_score`` of a tracklet that no track from the first-frame tracklet reaches (θ = -inf)."""
-MIN_BOX_SIDE_PX = 1.0
-"""A target box must keep at least this width and height (pixels) inside the image."""
-
-
-class InvalidBoxError(ValueError):
-    """A target box the node cannot use (NaN/inf, no area, outside the image); ``kind`` = ``'box'``."""
-
-    kind = 'box'
 
 
 # --- time ---------------------------------------------------------------------------------------------
@@ -109,32 +101,6 @@ def box_to_msg(box: np.ndarray) -> Box:
 def box_from_msg(box: Box) -> np.ndarray:
     """``Box`` -> ``[4]`` float64 xyxy pixels, unchecked."""
     return np.array([box.x_min, box.y_min, box.x_max, box.y_max], dtype=np.float64)
-
-
-def check_target_box(box: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
-    """A requested target box checked against the image it was drawn on, clipped to that image.
-
-    Args:
-        box: ``[4]`` xyxy pixels as requested.
-        image_size: ``(height, width)`` of that image, pixels.
-
-    Returns:
-        ``[4]`` float64 xyxy, clipped to ``[0, width] x [0, height]`` (the parts outside are not visible).
-
-    Raises:
-        InvalidBoxError: a NaN/inf coordinate, ``x_max <= x_min`` or ``y_max <= y_min``, or less than
-            ``MIN_BOX_SIDE_PX`` of width or height inside the image.
-    """
-    box = np.asarray(box, dtype=np.float64).reshape(4)
-    height, width = image_size
-    if not np.isfinite(box).all():
-        raise InvalidBoxError(f'box {box.tolist()} has a NaN or infinite coordinate')
-    if box[2] <= box[0] or box[3] <= box[1]:
-        raise InvalidBoxError(f'box {box.tolist()} has no area: need x_min < x_max and y_min < y_max (xyxy pixels)')
-    clipped = np.clip(box, 0.0, [width, height, width, height])
-    if clipped[2] - clipped[0] < MIN_BOX_SIDE_PX or clipped[3] - clipped[1] < MIN_BOX_SIDE_PX:
-        raise InvalidBoxError(f'box {box.tolist()} lies (almost) outside the {width}x{height} image')
-    return clipped
 
 
 # --- tracking results ---------------------------------------------------------------------------------

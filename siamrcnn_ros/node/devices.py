@@ -14,34 +14,7 @@ from pathlib import Path
 import torch
 
 from siamrcnn_ros.model.default_weights import resolve_checkpoint
-from siamrcnn_ros.model.siamrcnn import SiamRCNN, build_model
-
-
-def choose_device(requested: str) -> tuple[torch.device, str]:
-    """The device to run on for the ``model.device`` parameter, and a warning when it is not what was asked.
-
-    ``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu`` with a warning (a tracker on a robot's CPU is
-    usually a CPU-only torch build, not a choice); ``cuda``/``cuda:N`` without a GPU -> ``cpu`` with a warning;
-    ``cuda:N`` beyond the visible GPUs -> ``cuda:0`` with a warning.
-    """
-    if requested == 'auto':
-        if torch.cuda.is_available():
-            return torch.device('cuda'), ''
-        return torch.device('cpu'), 'model.device is auto but torch sees no CUDA GPU: running on the CPU'
-    try:
-        device = torch.device(requested)
-    except (RuntimeError, TypeError) as error:
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {requested!r}") from error
-    if device.type != 'cuda':
-        return device, ''
-    if not torch.cuda.is_available():
-        return torch.device('cpu'), (f'model.device is {requested!r} but torch sees no CUDA GPU (CPU-only build, or '
-                                     f'no driver): falling back to the CPU')
-    if device.index is not None and device.index >= torch.cuda.device_count():
-        return torch.device('cuda', 0), (f'model.device is {requested!r} but torch sees only '
-                                         f'{torch.cuda.device_count()} GPU(s): using cuda:0')
-    return device, ''
-
+from siamrcnn_ros.model.siamrcnn import SiamRCNN, build_model, choose_device
 
 RANDOM_WEIGHTS_SEED = 0
 

@@ -39,13 +39,13 @@ from siamrcnn_ros.box2seg.predictor import Box2Seg
 from siamrcnn_ros.msg import TargetRequest, Track, TrackArray
 from siamrcnn_ros.node import parameters
 from siamrcnn_ros.node.clicks import PointTransformer
-from siamrcnn_ros.node.conversions import InvalidStampError, check_stamp
 from siamrcnn_ros.node.detections import load_vision_types, tracks_to_detections
 from siamrcnn_ros.node.devices import ModelHost
-from siamrcnn_ros.node.diagnostics import Health, ProblemLog, StampGaps, diagnostic_status
+from siamrcnn_ros.node.diagnostics import Health, ProblemLog, diagnostic_status
 from siamrcnn_ros.node.frame_buffer import Frame, FrameBuffer
 from siamrcnn_ros.node.images import BACKEND as IMAGE_BACKEND
-from siamrcnn_ros.node.images import InvalidImageError, image_msg_to_rgb, image_notes, rgb_to_image_msg
+from siamrcnn_ros.node.images import rgb_to_image_msg
+from siamrcnn_ros.node.intake import ImageIntake
 from siamrcnn_ros.node.masks import MaskHost
 from siamrcnn_ros.node.outputs import debug_image, frame_track_array, frame_tracks
 from siamrcnn_ros.node.parameter_guard import guard_parameter_services
@@ -105,10 +105,7 @@ class SiamRCNNNode(LifecycleNode):
         self._publishers_made: list[Any] = []
         self._services_made: list[Any] = []
         self._image_topic = ''
-        self._last_stamp_ns: int | None = None
-        self._last_size: tuple[int, int] | None = None
-        self._frame_index = 0
-        self._gaps = StampGaps()
+        self._intake: ImageIntake | None = None
         self._waiting_since = time.monotonic()
         self._transformer: PointTransformer | None = None
         self._targets = TargetInputs(self.get_logger().info, self._problem,
@@ -185,8 +182,7 @@ class SiamRCNNNode(LifecycleNode):
                                         self._problem, box2seg=box2seg)
         self._worker = FrameWorker(self._process, self._on_worker_error)
         self._worker.start()
-        self._last_stamp_ns, self._last_size, self._frame_index = None, None, 0
-        self._gaps.reset()
+        self._intake = ImageIntake(self._session, self._frames, self._problem)
         self._health.reset()
         self._waiting_since = time.monotonic()
         self._subscribe(settings)
@@ -262,7 +258,7 @@ class SiamRCNNNode(LifecycleNode):
         self._subscriptions_made = []
         if self._worker is not None and not self._worker.stop(timeout=60.0):
             self.get_logger().error('the worker thread did not stop within 60 s')
-        self._worker, self._session, self._frames = None, None, None
+        self._worker, self._session, self._frames, self._intake = None, None, None, None
         gc.collect()  # templates and features of the cleared targets may sit on the GPU
         self._masks.to_cpu()
         self._host.to_cpu()
@@ -279,48 +275,22 @@ class SiamRCNNNode(LifecycleNode):
     # --- inputs (executor thread) ----------------------------------------------------------------------
 
     def _on_image(self, msg: Image | CompressedImage) -> None:
-        frames, worker, session, settings = self._frames, self._worker, self._session, self._settings
-        if frames is None or worker is None or session is None:
+        """The per-image path shared with siamrcnn-replay (``intake.ImageIntake``), then the worker hand-over."""
+        intake, worker, settings = self._intake, self._worker, self._settings
+        if intake is None or worker is None:
             return
         arrival = time.monotonic()
         self._health.image_received(arrival)
-        try:  # the stamp first: every later step (buffer, jump-back reset, outputs) relies on a valid one
-            stamp_ns = check_stamp(msg.header.stamp, self.get_clock().now().nanoseconds)
-        except InvalidStampError as error:
-            self._problem(error.kind, f'image rejected: {error}')
+        accepted = intake.accept(msg, settings.max_image_pixels, arrival, self.get_clock().now().nanoseconds)
+        if accepted is None:
             return
-        try:
-            rgb = image_msg_to_rgb(msg, settings.max_image_pixels)
-        except InvalidImageError as error:
-            self._problem(error.kind, f'image rejected: {error}')
-            return
-        for kind, text in image_notes(msg):
+        for kind, text in accepted.notes:
             self._health.note(kind, text)
             self._problem.log(f'note:{kind}', f'image accepted with a note: {text}')
-        size = (int(rgb.shape[0]), int(rgb.shape[1]))
-        if self._last_stamp_ns is not None and stamp_ns < self._last_stamp_ns:
-            self._reset_stream(session, frames, 'stamp_backwards', f'image stamp jumped back from '
-                               f'{self._last_stamp_ns} ns to {stamp_ns} ns (a looped bag?)')
-        elif self._last_size is not None and size != self._last_size:
-            self._reset_stream(session, frames, 'resolution_change', f'image size changed from '
-                               f'{self._last_size[1]}x{self._last_size[0]} to {size[1]}x{size[0]}')
-        self._last_stamp_ns, self._last_size = stamp_ns, size
-        missing = self._gaps.observe(stamp_ns)
-        if missing:
-            self._health.images_missing(missing)
-        frame = Frame(stamp_ns, rgb, msg.header, arrival, self._frame_index)
-        self._frame_index += 1
-        frames.push(frame)
-        if worker.submit(frame):
+        if accepted.missing:
+            self._health.images_missing(accepted.missing)
+        if worker.submit(accepted.frame):
             self._health.frame_dropped()
-
-    def _reset_stream(self, session: TrackingSession, frames: FrameBuffer, kind: str, reason: str) -> None:
-        cleared = session.reset()
-        frames.clear()
-        self._gaps.reset()
-        self._frame_index = 0
-        self._problem(kind, f'{reason}: reset: frames dropped, targets {cleared or "(none)"} cleared; set the '
-                            f'target again')
 
     def _on_images_lost(self, event: Any) -> None:
         """DDS sample-lost event of the image subscription: images the reader knows it never got whole."""
@@ -403,16 +373,16 @@ class SiamRCNNNode(LifecycleNode):
             return
         started = time.monotonic()
         outcome = session.process(frame)
-        self._publish(outcome, session)
+        self._publish(outcome)
         now = time.monotonic()
         stamp_latency = None
         if frame.stamp_ns:
             stamp_latency = (self.get_clock().now().nanoseconds - frame.stamp_ns) / 1e9
         self._health.frame_processed(now, now - started, stamp_latency)
 
-    def _publish(self, outcome: FrameOutcome, session: TrackingSession) -> None:
+    def _publish(self, outcome: FrameOutcome) -> None:
         track_pub, array_pub, debug_pub, *rest = self._publishers_made
-        tracks = frame_tracks(outcome, session.start_stamp_ns, time.monotonic() - outcome.frame.arrival_s)
+        tracks = frame_tracks(outcome, time.monotonic() - outcome.frame.arrival_s)
         for track in tracks:
             track_pub.publish(track)
         array = frame_track_array(outcome, tracks)

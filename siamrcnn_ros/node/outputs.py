@@ -5,8 +5,6 @@ stamp, and outputs never carry ``now()``.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from siamrcnn_ros.drawing import draw_frame_info, draw_mask, draw_result
@@ -15,18 +13,16 @@ from siamrcnn_ros.node.conversions import ns_to_stamp, result_to_track, status_t
 from siamrcnn_ros.node.masks import mask_fields
 from siamrcnn_ros.node.session import FrameOutcome
 
-StartStampNs = Callable[[int, int], int]
-"""``(target_id, frame_index) -> stamp ns`` of that target's frame (0 when unknown)."""
 
-
-def frame_tracks(outcome: FrameOutcome, start_stamp_ns: StartStampNs, latency_s: float) -> list[Track]:
+def frame_tracks(outcome: FrameOutcome, latency_s: float) -> list[Track]:
     """One ``Track`` per target on this frame, ordered by id: results (``TRACKING``/``LOST``), requests waiting
     for their frame (``INITIALIZING``) and targets cleared since the last frame (``IDLE``, once). Targets with a
-    mask in ``outcome.masks`` carry it in ``mask`` / ``mask_roi`` (``masks.mask_fields``)."""
+    mask in ``outcome.masks`` carry it in ``mask`` / ``mask_roi`` (``masks.mask_fields``); tracklet start stamps
+    come from ``outcome.start_stamps``."""
     header = outcome.frame.header
     tracks = [
         result_to_track(result, target_id=target_id, header=header, latency_s=latency_s,
-                        start_stamp=lambda index, target_id=target_id: ns_to_stamp(start_stamp_ns(target_id, index)))
+                        start_stamp=lambda index, i=target_id: ns_to_stamp(outcome.start_stamp_ns(i, index)))
         for target_id, result in outcome.results.items()
     ]
     for track in tracks:  # Box2Seg masks of the present targets (none when masks are off)

@@ -21,8 +21,9 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 
 from siamrcnn_ros.model.config import PRESETS
 from siamrcnn_ros.model.default_weights import DEFAULT, NONE
+from siamrcnn_ros.tracking.selectors import VARIANTS
 from siamrcnn_ros.tracking.settings import CONFIDENCES
-from siamrcnn_ros.tracking.tracker import VARIANTS, TrackerSettings
+from siamrcnn_ros.tracking.tracker import TrackerSettings
 
 DEVICE_PATTERN = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
 RELIABILITIES = ('best_effort', 'reliable')
@@ -198,6 +199,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('tracker.tdpa.rival_weight', 'TDPA: weight of the best other detection of the frame, whose '
                   'score is subtracted from each detection\'s unary score (0 = the paper)', NEW_TARGETS,
                   range=(0.0, 1.0)),
+    ParameterSpec('tracker.tdpa.gamma', 'TDPA: spatial gate of the pair scores: a detection farther than this '
+                  '(normalised L-infinity box distance, a fraction of the image size) from a tracklet\'s last '
+                  'detection cannot extend it (SPEC: 0.06)', NEW_TARGETS, range=(0.0, 1.0)),
     ParameterSpec('tracker.tdpa.confidence', "TDPA: presence confidence of a present result: 'tracklet' (the "
                   "paper: the selected tracklet's best scores) or 'frame' (its detection's scores on this frame)",
                   NEW_TARGETS, choices=CONFIDENCES),

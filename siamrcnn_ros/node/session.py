@@ -11,9 +11,9 @@ starts it on the buffered frame with that stamp or the nearest one: ``MultiTrack
 frame, then the normal step on the current one (issue 5). A zero stamp means the current frame.
 
 Runtime TDPA changes: a target's tracklet graph was built under the values it started with, so a change
-applies to targets set afterwards. Targets are grouped by their ``TrackerSettings``; each group is one
-``MultiTracker``. While groups with different settings coexist, the frame's features are computed once
-per group (``groups`` says how many).
+applies to targets set afterwards. One ``MultiTracker`` holds every target with the settings it started with;
+a frame costs one backbone pass whatever the mix of settings and clicks (a click is resolved on the frame's
+features before the step uses them).
 
 Masks (Box2Seg, ``mask.enabled``): with a ``Box2Seg`` set (``set_box2seg``), ``process`` segments every
 present target of the frame after tracking, in one batched call (``box2seg.segment_targets``). A failure
@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from siamrcnn_ros.box2seg.predictor import Box2Seg
 from siamrcnn_ros.box2seg.tracking import segment_targets
+from siamrcnn_ros.boxes import check_xyxy, clip_xyxy
+from siamrcnn_ros.model.siamrcnn import FrameFeatures
 from siamrcnn_ros.node.clicks import InvalidClickError, check_pixel
-from siamrcnn_ros.node.conversions import check_target_box
 from siamrcnn_ros.node.frame_buffer import Frame, FrameBuffer
 from siamrcnn_ros.tracking.records import TrackResult
 from siamrcnn_ros.tracking.tracker import MultiTracker, TrackerSettings
@@ -83,6 +84,8 @@ class FrameOutcome:
         cleared: ids removed since the previous frame, and ids whose box request was refused on this frame (its
             first image) with no target left under the id (``STATE_IDLE`` once; the reason is a ``box`` problem).
         masks: ``{target_id: [H, W] bool}`` Box2Seg mask of each present target (empty when masks are off).
+        start_stamps: ``{target_id: {frame_index: stamp ns}}``: for each result, the stamps of the target's frames
+            that its selected tracklet and its distractors start on (what ``Tracklet.start_stamp`` needs).
     """
 
     frame: Frame
@@ -90,64 +93,11 @@ class FrameOutcome:
     initializing: list[int] = field(default_factory=list)
     cleared: list[int] = field(default_factory=list)
     masks: dict[int, np.ndarray] = field(default_factory=dict)
+    start_stamps: dict[int, dict[int, int]] = field(default_factory=dict)
 
-
-class TrackerPool:
-    """Targets grouped by their ``TrackerSettings``, one ``MultiTracker`` per group (worker thread only)."""
-
-    def __init__(self, model: object) -> None:
-        self._model = model
-        self._groups: dict[TrackerSettings, MultiTracker] = {}
-        self._group_of: dict[int, TrackerSettings] = {}
-
-    @property
-    def target_ids(self) -> list[int]:
-        return sorted(self._group_of)
-
-    @property
-    def groups(self) -> int:
-        return len(self._groups)
-
-    def _group(self, settings: TrackerSettings) -> MultiTracker:
-        if settings not in self._groups:
-            self._groups[settings] = MultiTracker(self._model, settings)
-        return self._groups[settings]
-
-    def remove(self, target_ids: list[int]) -> None:
-        for target_id in target_ids:
-            settings = self._group_of.pop(target_id, None)
-            if settings is None:
-                continue
-            tracker = self._groups[settings]
-            tracker.remove([target_id])
-            if not tracker.target_ids:
-                del self._groups[settings]  # releases the group's templates and features
-
-    def add(self, image: np.ndarray, target_id: int, box: np.ndarray, settings: TrackerSettings) -> None:
-        """Starts ``target_id`` on ``image`` (an older frame) without advancing the other targets."""
-        self.remove([target_id])
-        self._group(settings).add(image, {target_id: box})
-        self._group_of[target_id] = settings
-
-    def step(self, image: np.ndarray, adds: dict[int, tuple[np.ndarray, TrackerSettings]]) -> dict[int, TrackResult]:
-        """Tracks every target into ``image`` and starts ``adds`` on it; ``{target_id: result}``."""
-        self.remove(list(adds))
-        by_group: dict[TrackerSettings, dict[int, np.ndarray]] = {}
-        for target_id, (box, settings) in adds.items():
-            by_group.setdefault(settings, {})[target_id] = box
-        for settings in by_group:
-            self._group(settings)
-        results: dict[int, TrackResult] = {}
-        for settings, tracker in list(self._groups.items()):
-            new = by_group.get(settings, {})
-            results.update(tracker.step(image, add=new))
-            for target_id in new:
-                self._group_of[target_id] = settings
-        return results
-
-    def box_at_point(self, image: np.ndarray, pixel: tuple[float, float]) -> np.ndarray | None:
-        """The best object proposal containing ``pixel`` (``MultiTracker.box_at_point``)."""
-        return MultiTracker(self._model).box_at_point(image, pixel)
+    def start_stamp_ns(self, target_id: int, frame_index: int) -> int:
+        """Stamp (ns) of the ``frame_index``-th frame of ``target_id`` among ``start_stamps``; 0 when unknown."""
+        return self.start_stamps.get(target_id, {}).get(frame_index, 0)
 
 
 class TrackingSession:
@@ -164,7 +114,7 @@ class TrackingSession:
 
     def __init__(self, model: object, settings: TrackerSettings, max_targets: int, frames: FrameBuffer,
                  problem: Problem, box2seg: Box2Seg | None = None) -> None:
-        self._pool = TrackerPool(model)
+        self._trackers = MultiTracker(model, settings)
         self._frames = frames
         self._problem = problem
         self._lock = threading.Lock()
@@ -180,6 +130,7 @@ class TrackingSession:
         self._deferred: list[_AddBox] = []  # worker only: boxes for a frame newer than the current one
         self._stamps: dict[int, dict[int, int]] = {}  # worker only: target -> frame index -> stamp ns
         self._shown: set[int] = set()  # worker only: ids last reported with a state other than IDLE
+        self._frame_features: FrameFeatures | None = None  # worker only: the processed frame's features
 
     # --- requests (any thread) --------------------------------------------------------------------------
 
@@ -202,10 +153,9 @@ class TrackingSession:
         with self._lock:
             return sorted(self._active | self._pending)
 
-    @property
-    def groups(self) -> int:
-        """Tracker groups (distinct settings in use); the frame's features are computed once per group."""
-        return self._pool.groups
+    def target_settings(self) -> dict[int, TrackerSettings]:
+        """The settings each tracked target started with (worker thread)."""
+        return {target_id: self._trackers.settings_of(target_id) for target_id in self._trackers.target_ids}
 
     def _reserve(self, target_id: int) -> int:
         """Picks (0 -> lowest free >= 1) and checks an id under the lock; marks it pending."""
@@ -234,12 +184,12 @@ class TrackingSession:
         found = self._frames.nearest(stamp_ns) if stamp_ns else None
         frame = found[0] if found else self._frames.newest()
         if frame is not None:
-            check_target_box(box, frame.size)
+            check_xyxy(box, frame.size)
             note = 'starts on the newest frame' if not stamp_ns else \
                 f'starts on the frame stamped {frame.stamp_ns} ns ({(frame.stamp_ns - stamp_ns) / 1e6:+.1f} ms from ' \
                 f'the requested stamp)'
         else:
-            check_target_box(box, (1 << 30, 1 << 30))  # no frame yet: only NaN/inf and area can be checked
+            check_xyxy(box, (1 << 30, 1 << 30))  # no frame yet: only NaN/inf and area can be checked
             note = ('waits for the first image (checked against it then: a box outside it is refused with an IDLE '
                     'Track for the id and the reason in /diagnostics)')
         with self._lock:
@@ -294,13 +244,14 @@ class TrackingSession:
         adds: dict[int, tuple[np.ndarray, TrackerSettings]] = {}
         deferred, self._deferred = self._deferred, []
         self._refused = []
+        self._frame_features = None  # the frame's backbone pass, made once when a click or the step needs it
         for command in deferred + commands:
             if isinstance(command, _Remove):
                 for target_id in command.target_ids:
                     adds.pop(target_id, None)
                     self._stamps.pop(target_id, None)
                 self._deferred = [d for d in self._deferred if d.target_id not in command.target_ids]
-                self._pool.remove(list(command.target_ids))
+                self._drop(command.target_ids)
                 outcome.cleared.extend(command.target_ids)
             elif isinstance(command, _AddBox):
                 self._apply_box(command, frame, adds)
@@ -308,35 +259,44 @@ class TrackingSession:
                 self._apply_click(command, frame, adds)
         for target_id in adds:
             self._stamps.pop(target_id, None)  # a replaced target starts a new frame count
-        if adds or self._pool.target_ids:
+        if adds or self._trackers.target_ids:
             try:
-                outcome.results = self._pool.step(frame.image, adds)
+                outcome.results = self._trackers.step(
+                    self._features(frame), add={target_id: box for target_id, (box, _) in adds.items()},
+                    settings={target_id: settings for target_id, (_, settings) in adds.items()})
             except Exception:
                 with self._lock:  # the step may have dropped targets: keep the ids in line with the trackers
                     self._pending -= set(adds)
-                    self._active &= set(self._pool.target_ids)
+                    self._active &= set(self._trackers.target_ids)
                 raise
+            finally:
+                self._frame_features = None
         with self._lock:
             started = set(adds) & self._pending
             self._pending -= started
             self._active |= started
             # An id cleared while its request was in flight is gone from both sets: drop its tracker.
-            orphans = [i for i in self._pool.target_ids if i not in self._active]
+            orphans = [i for i in self._trackers.target_ids if i not in self._active]
             initializing = sorted(self._pending)
             box2seg = self._box2seg
         if orphans:
-            self._pool.remove(orphans)
+            self._drop(orphans)
             for target_id in orphans:
                 outcome.results.pop(target_id, None)
                 self._stamps.pop(target_id, None)
             outcome.cleared.extend(orphans)
         for target_id, result in outcome.results.items():
             self._remember_stamp(target_id, result, frame.stamp_ns)
+            starts = {int(i) for i in result.distractors.start_frames}
+            if result.selected is not None:
+                starts.add(result.selected.start_frame)
+            known = self._stamps[target_id]
+            outcome.start_stamps[target_id] = {i: known[i] for i in sorted(starts) if i in known}
         if box2seg is not None and outcome.results:
             outcome.masks = self._segment(box2seg, frame, outcome.results)
         outcome.initializing = initializing
         # IDLE once per clear, for ids the consumers saw, unless the id is in use again already.
-        refused = {i for i in self._refused if i not in self._pool.target_ids}  # nothing left under the id
+        refused = {i for i in self._refused if i not in self._trackers.target_ids}  # nothing left under the id
         outcome.cleared = sorted(((set(outcome.cleared) & self._shown) | refused) - set(outcome.results)
                                  - set(initializing))
         self._shown = (self._shown - set(outcome.cleared)) | set(outcome.results) | set(initializing)
@@ -350,6 +310,16 @@ class TrackingSession:
                                   f'{type(error).__name__}: {error}; sending it without masks')
             return {}
         return {target_id: mask for target_id, mask in masks.items() if mask is not None}
+
+    def _features(self, frame: Frame) -> FrameFeatures:
+        if self._frame_features is None:
+            self._frame_features = self._trackers.extract(frame.image)
+        return self._frame_features
+
+    def _drop(self, target_ids: Iterable[int]) -> None:
+        """Stops tracking those of ``target_ids`` that are tracked (worker thread)."""
+        tracked = set(self._trackers.target_ids)
+        self._trackers.remove([target_id for target_id in target_ids if target_id in tracked])
 
     def start_stamp_ns(self, target_id: int, frame_index: int) -> int:
         """Stamp (ns) of the ``frame_index``-th frame of ``target_id``; 0 when it is no longer known."""
@@ -391,7 +361,7 @@ class TrackingSession:
                                                   f'({delta / 1e6:+.1f} ms)')
         self._applied(command)
         try:
-            box = check_target_box(command.box, target_frame.size)
+            box = clip_xyxy(check_xyxy(command.box, target_frame.size), target_frame.size)
         except ValueError as error:
             self._problem('box', f'target {command.target_id} refused on the frame stamped {target_frame.stamp_ns} ns '
                                  f'(the box could not be checked before it arrived): {error}')
@@ -402,7 +372,8 @@ class TrackingSession:
             adds[command.target_id] = (box, command.settings)
             return
         adds.pop(command.target_id, None)
-        self._pool.add(target_frame.image, command.target_id, box, command.settings)
+        self._drop([command.target_id])
+        self._trackers.add(target_frame.image, {command.target_id: box}, settings=command.settings)
         self._stamps[command.target_id] = {0: target_frame.stamp_ns}
         with self._lock:
             if command.target_id in self._pending:  # else cleared meanwhile: process() drops the orphan
@@ -420,12 +391,12 @@ class TrackingSession:
             self._problem('click', str(error))
             self._release(command.target_id)
             return
-        box = self._pool.box_at_point(frame.image, pixel)
+        box = self._trackers.box_at_point(self._features(frame), pixel)
         if box is None:
             self._problem('click', f'no object proposal contains the clicked pixel ({pixel[0]:.0f}, {pixel[1]:.0f})')
             self._release(command.target_id)
             return
-        adds[command.target_id] = (check_target_box(box, frame.size), command.settings)
+        adds[command.target_id] = (clip_xyxy(box, frame.size), command.settings)
 
     def _remember_stamp(self, target_id: int, result: TrackResult, stamp_ns: int) -> None:
         stamps = self._stamps.setdefault(target_id, {})

@@ -11,9 +11,10 @@ from typing import Any
 from geometry_msgs.msg import Point, PointStamped
 from sensor_msgs.msg import CameraInfo
 
+from siamrcnn_ros.boxes import InvalidBoxError
 from siamrcnn_ros.msg import TargetRequest
 from siamrcnn_ros.node.clicks import InvalidClickError, PointTransformer, check_pixel, clicked_point_to_pixel
-from siamrcnn_ros.node.conversions import InvalidBoxError, InvalidStampError, box_from_msg, check_stamp
+from siamrcnn_ros.node.conversions import InvalidStampError, box_from_msg, check_stamp
 from siamrcnn_ros.node.diagnostics import ProblemLog
 from siamrcnn_ros.node.frame_buffer import FrameBuffer
 from siamrcnn_ros.node.session import TargetLimitError, TrackingSession

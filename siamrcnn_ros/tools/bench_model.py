@@ -37,8 +37,11 @@ from siamrcnn_ros.model.config import PRESETS
 from siamrcnn_ros.model.preprocessing import NetworkInput
 from siamrcnn_ros.model.siamrcnn import PRECISIONS, FrameFeatures, SiamRCNN, build_model
 from siamrcnn_ros.sample_media import bikes_video
+from siamrcnn_ros.tracking.settings import TDPASettings
 
 STAGES = ('backbone', 'rpn', 'redetect', 'pairs', 'frame')
+GAMMA = TDPASettings().gamma
+"""The pair scores' spatial gate the benchmark uses: the reference γ."""
 # A synthetic frame when no real one is at hand: VGA, like the sample video's width.
 _SYNTHETIC_SHAPE = (480, 640, 3)
 
@@ -131,7 +134,7 @@ def run_benchmark(model: SiamRCNN, image: np.ndarray, *, iterations: int, warmup
     def one_frame() -> None:
         frame = model.extract(image)
         found = model.redetect(frame, template, ref_boxes)
-        model.pair_scores(ref_boxes, ref_feats, found.boxes, found.features, frame.image_size)
+        model.pair_scores(ref_boxes, ref_feats, found.boxes, found.features, frame.image_size, gamma=GAMMA)
 
     def features() -> tuple[NetworkInput, OrderedDict[str, torch.Tensor]]:
         network_input = model.preprocess(image)
@@ -143,8 +146,8 @@ def run_benchmark(model: SiamRCNN, image: np.ndarray, *, iterations: int, warmup
         proposals = timer('rpn', lambda ni=network_input, m=maps: model.proposals(ni, m), record)
         frame = FrameFeatures(network_input.image_size, network_input.resized_size, maps, proposals)
         found = timer('redetect', lambda f=frame: model.redetect(f, template, ref_boxes), record)
-        scores = timer('pairs', lambda f=frame, d=found: model.pair_scores(ref_boxes, ref_feats, d.boxes,
-                                                                           d.features, f.image_size), record)
+        scores = timer('pairs', lambda f=frame, d=found: model.pair_scores(ref_boxes, ref_feats, d.boxes, d.features,
+                                                                           f.image_size, gamma=GAMMA), record)
         timer('frame', one_frame, record)
         if record:
             counts['proposals'].append(len(proposals))

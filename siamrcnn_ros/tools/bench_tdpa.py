@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from siamrcnn_ros.tools.tdpa_scenes import RandomScene, embedding_pair_scores
 from siamrcnn_ros.tracking.records import Detections
 from siamrcnn_ros.tracking.settings import TDPASettings
-from siamrcnn_ros.tracking.synthetic import RandomScene, embedding_pair_scores
 from siamrcnn_ros.tracking.tdpa import TDPA
 
 MIB = 1024.0 * 1024.0

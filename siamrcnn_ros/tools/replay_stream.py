@@ -1,10 +1,10 @@
 """The node's per-image path, run synchronously: what ``siamrcnn_node`` does with one camera message.
 
 ``ReplayStream.process`` does, in one call and in this order, what the node splits between its image
-callback and its worker thread (``node.py``): convert the message (``images.image_msg_to_rgb``), reset on a
-stamp that goes back or a size change, buffer the frame, queue the target requests, ``TrackingSession.process``,
-and build the frame's Track and TrackArray messages (``outputs``). Nothing is dropped and nothing waits, so
-the same images and requests always give the same messages.
+callback and its worker thread (``node.py``), through the same code: ``intake.ImageIntake.accept`` (stamp,
+conversion, reset on a stamp that goes back or a size change, the frame buffer), the target requests,
+``TrackingSession.process`` and the frame's Track and TrackArray messages (``outputs``). Nothing is dropped and
+nothing waits, so the same images and requests always give the same messages.
 """
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from typing import Any
 
 from tqdm import tqdm
 
+from siamrcnn_ros.boxes import InvalidBoxError
 from siamrcnn_ros.msg import Track, TrackArray
-from siamrcnn_ros.node.conversions import InvalidBoxError, stamp_to_ns
-from siamrcnn_ros.node.frame_buffer import Frame, FrameBuffer
-from siamrcnn_ros.node.images import InvalidImageError, image_msg_to_rgb
+from siamrcnn_ros.node.frame_buffer import FrameBuffer
+from siamrcnn_ros.node.intake import ImageIntake
 from siamrcnn_ros.node.outputs import frame_track_array, frame_tracks
 from siamrcnn_ros.node.session import FrameOutcome, TargetLimitError, TrackingSession
 from siamrcnn_ros.tools.replay_inputs import BagTarget
@@ -79,8 +79,7 @@ class ReplayStream:
         self._max_pixels = max_pixels
         self._problems = problems
         self._record_latency = record_latency
-        self._last: tuple[int, tuple[int, int]] | None = None  # stamp ns, (height, width) of the previous image
-        self._index = 0
+        self._intake = ImageIntake(self._session, self._frames, problems)
 
     def process(self, msg: Any, targets: Sequence[BagTarget] = (), name: str = 'image') -> FrameMessages | None:
         """Tracks one ``sensor_msgs/Image`` or ``CompressedImage`` after starting ``targets`` on it.
@@ -90,20 +89,12 @@ class ReplayStream:
             meant to start on it are refused too).
         """
         start = time.monotonic()
-        try:
-            rgb = image_msg_to_rgb(msg, self._max_pixels)
-        except InvalidImageError as error:
-            self._problems(error.kind, f'{name} (stamp {stamp_to_ns(msg.header.stamp)} ns) skipped: {error}')
+        accepted = self._intake.accept(msg, self._max_pixels, start)
+        if accepted is None:
             for target in targets:
-                self._problems('target_frame', f'{target} refused: its image was skipped')
+                self._problems('target_frame', f'{target} refused: its image ({name}) was skipped')
             return None
-        stamp, size = stamp_to_ns(msg.header.stamp), (int(rgb.shape[0]), int(rgb.shape[1]))
-        if self._last is not None and (stamp < self._last[0] or size != self._last[1]):
-            self._reset(name, stamp, size)
-        self._last = stamp, size
-        frame = Frame(stamp, rgb, msg.header, start, self._index)
-        self._index += 1
-        self._frames.push(frame)
+        frame = accepted.frame
         for target in targets:
             try:
                 self._session.request_box(target.target_id, target.box, 0)  # 0: the newest frame, this one
@@ -111,15 +102,5 @@ class ReplayStream:
                 self._problems(error.kind, f'{target} refused: {error}')
         outcome = self._session.process(frame)
         latency = time.monotonic() - start if self._record_latency else 0.0
-        tracks = frame_tracks(outcome, self._session.start_stamp_ns, latency)
+        tracks = frame_tracks(outcome, latency)
         return FrameMessages(outcome, tracks, frame_track_array(outcome, tracks))
-
-    def _reset(self, name: str, stamp: int, size: tuple[int, int]) -> None:
-        """As the node does on a looped bag or a new camera mode: a new stream, targets must be set again."""
-        last_stamp, last_size = self._last
-        kind, what = ('stamp_backwards', f'stamp jumped back from {last_stamp} to {stamp} ns') if stamp < last_stamp \
-            else ('resolution_change', f'size changed from {last_size[1]}x{last_size[0]} to {size[1]}x{size[0]}')
-        cleared = self._session.reset()
-        self._frames.clear()
-        self._index = 0
-        self._problems(kind, f'{name}: {what}: reset, targets {cleared or "(none)"} cleared')

@@ -10,7 +10,7 @@ tracklet's latest detection, which the association settings decide (``ASSOCIATIO
 recording therefore replays *exactly* under any settings with the same association fields, in
 under a millisecond per frame instead of a network pass: that is how ``benchmarks/tdpa_sweep.py`` tunes TDPA.
 
-    tracker = Tracker(model, TrackerSettings(tdpa=settings), tdpa_factory=RecordingTDPA)
+    tracker = Tracker(model, TrackerSettings(tdpa=settings), selector_factory=recording_selector)
     ... track ...
     inputs = tracker.selector.inputs                  # a TDPAInputs
     inputs.save('ellipse-1.npz'); inputs = TDPAInputs.load('ellipse-1.npz')
@@ -29,6 +29,7 @@ import numpy as np
 from siamrcnn_ros.tracking.records import Detections, Features, TrackResult
 from siamrcnn_ros.tracking.settings import TDPASettings
 from siamrcnn_ros.tracking.tdpa import TDPA
+from siamrcnn_ros.tracking.tracker import TrackerSettings
 
 ASSOCIATION_FIELDS = ('alpha', 'beta', 'ff_min_score')
 """``TDPASettings`` fields that change what TDPA is fed (through the first-frame tracklet): a replay must
@@ -139,6 +140,17 @@ class RecordingTDPA(TDPA):
         parts['ff_tracklet_scores'].append(detections.ff_tracklet_scores)
         parts['pair_scores'].append(np.array(pair_scores, dtype=np.float64).ravel())
         return result
+
+
+def recording_selector(settings: TrackerSettings) -> RecordingTDPA:
+    """The ``selector_factory`` of a ``Tracker`` / ``MultiTracker`` whose targets record their TDPA inputs.
+
+    Raises:
+        ValueError: ``settings.variant`` is not ``'tdpa'`` (only TDPA has inputs to record).
+    """
+    if settings.variant != 'tdpa':
+        raise ValueError(f"only the 'tdpa' variant records its inputs, got {settings.variant!r}")
+    return RecordingTDPA(settings.tdpa)
 
 
 def replay(inputs: TDPAInputs, settings: TDPASettings | None = None) -> list[TrackResult]:

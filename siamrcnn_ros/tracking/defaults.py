@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from siamrcnn_ros.tracking.selectors import VARIANTS
 from siamrcnn_ros.tracking.settings import TDPASettings
-from siamrcnn_ros.tracking.tracker import VARIANTS, TrackerSettings
+from siamrcnn_ros.tracking.tracker import TrackerSettings
 
 TUNED: dict[str, TrackerSettings] = {
     # Chosen on the four long-term validation videos of a photo world of seed 1 (benchmarks/tdpa_sweep.py,

@@ -1,4 +1,5 @@
-"""Box geometry normalised by the image size: the spatial distance of SPEC §2 and the location score of Eq. 1.
+"""Box geometry normalised by the image size: the location score of Eq. 1, beside the spatial distance of SPEC §2
+(``boxes.spatial_distance``, one function for NumPy and torch, re-exported here).
 
 Both represent a box as ``(cx, cy, w, h)`` with ``cx`` and ``w`` divided by the image width and ``cy``
 and ``h`` by the image height (paper §3.3, "To measure the spatial distance of two detections").
@@ -9,44 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from siamrcnn_ros.boxes import xyxy_to_cxcywh
+from siamrcnn_ros import boxes
+from siamrcnn_ros.boxes import spatial_distance, xyxy_to_cxcywh
 
 
 def image_scale(image_size: tuple[int, int]) -> np.ndarray:
-    """``(height, width)`` -> ``[4]`` float64 ``(width, height, width, height)``, the divisor of cxcywh.
-
-    Raises:
-        ValueError: if the size does not have two positive finite values.
-    """
-    if len(image_size) != 2:
-        raise ValueError(f'image_size must be (height, width), got {image_size!r}')
-    height, width = float(image_size[0]), float(image_size[1])
-    if not (np.isfinite(height) and np.isfinite(width) and height > 0 and width > 0):
-        raise ValueError(f'image_size must be two positive numbers (height, width), got {image_size!r}')
-    return np.array([width, height, width, height])
+    """``(height, width)`` -> ``[4]`` float64 ``(width, height, width, height)``, the divisor of cxcywh
+    (``boxes.image_scale``; ``ValueError`` for a size without two positive finite values)."""
+    return np.array(boxes.image_scale(image_size))
 
 
 def normalized_cxcywh(boxes: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
     """``[..., 4]`` xyxy pixels -> ``[..., 4]`` float64 ``(cx, cy, w, h)`` as fractions of the image size."""
     return xyxy_to_cxcywh(np.asarray(boxes, dtype=np.float64)) / image_scale(image_size)
-
-
-def spatial_distance(boxes_a: np.ndarray, boxes_b: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
-    """L-infinity distance of normalised ``(cx, cy, w, h)`` between all pairs (SPEC §2, paper §3.3).
-
-    Pair scores are computed only where this is below ``gamma`` (0.06 in the reference), −inf elsewhere.
-
-    Args:
-        boxes_a: ``[A, 4]`` xyxy pixels.
-        boxes_b: ``[B, 4]`` xyxy pixels.
-        image_size: ``(height, width)`` in pixels.
-
-    Returns:
-        ``[A, B]`` float64, ``max(|Δcx|, |Δcy|, |Δw|, |Δh|)`` in fractions of the image size.
-    """
-    a = normalized_cxcywh(boxes_a, image_size)
-    b = normalized_cxcywh(boxes_b, image_size)
-    return np.abs(a[:, None, :] - b[None, :, :]).max(axis=-1)  # [A, B, 4] -> [A, B]
 
 
 def location_score(end_boxes: np.ndarray, start_boxes: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
@@ -66,3 +42,6 @@ def location_score(end_boxes: np.ndarray, start_boxes: np.ndarray, image_size: t
     ends = normalized_cxcywh(end_boxes, image_size)
     starts = normalized_cxcywh(start_boxes, image_size)
     return -np.abs(starts[:, None, :] - ends[None, :, :]).mean(axis=-1)  # [A, B, 4] -> [A, B]
+
+
+__all__ = ['image_scale', 'location_score', 'normalized_cxcywh', 'spatial_distance']

@@ -47,6 +47,9 @@ class TDPASettings:
             leader otherwise, so a tracklet gains only while it out-scores everything else in view: a
             look-alike that the target outranks loses θ instead of collecting it. 0 (the default) is the
             paper's Eq. 2. Not in the paper.
+        gamma: the spatial gate of the pair scores (SPEC §2, "third stage"; Alg. 1, line 6): a detection and a
+            reference (a tracklet's last detection) whose normalised L-infinity box distance (fractions of the
+            image size) is ``>= gamma`` are not scored (−inf), so they cannot extend that tracklet.
         confidence: the presence confidence of a present result: ``'tracklet'`` (the paper's, SPEC §3 step 8:
             ``w_ff`` times the largest ``ff_score`` of the selected tracklet plus ``1 - w_ff`` times its largest
             ``ff_tracklet_score``) or ``'frame'`` (ours: the same mix of the scores of its detection in this
@@ -62,6 +65,7 @@ class TDPASettings:
     ff_min_score: float = 0.0
     unary_offset: float = 0.0
     rival_weight: float = 0.0
+    gamma: float = 0.06
     confidence: str = 'tracklet'
 
     def __post_init__(self) -> None:
@@ -75,6 +79,8 @@ class TDPASettings:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f'{name} must be in [0, 1], got {value}')
+        if not self.gamma > 0:  # also refuses NaN; inf scores every pair
+            raise ValueError(f'gamma must be > 0 (a fraction of the image size), got {self.gamma}')
         if not (math.isfinite(self.w_loc) and self.w_loc >= 0):
             raise ValueError(f'w_loc must be finite and >= 0, got {self.w_loc}')
         if isinstance(self.max_gap, bool) or not isinstance(self.max_gap, int) or self.max_gap < 1:

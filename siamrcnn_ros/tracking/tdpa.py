@@ -120,6 +120,8 @@ class TDPA:
         settings: the parameters; the reference values by default.
     """
 
+    uses_pair_scores = True  # selectors.Selector: update reads the [R, D] pair scores
+
     def __init__(self, settings: TDPASettings | None = None) -> None:
         self._settings = settings if settings is not None else TDPASettings()
         self._window = PredecessorWindow()

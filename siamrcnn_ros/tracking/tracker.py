@@ -21,28 +21,18 @@ Per frame and target (SPEC §3, Alg. 1), for the ``tdpa`` variant:
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from siamrcnn_ros.boxes import xywh_to_xyxy
-from siamrcnn_ros.model.pairs import score_pairs
+from siamrcnn_ros.boxes import check_xyxy, xywh_to_xyxy
 from siamrcnn_ros.model.siamrcnn import FrameFeatures, Redetections, SiamRCNN
 from siamrcnn_ros.tracking.records import Detections, TrackResult
 from siamrcnn_ros.tracking.search import search_boxes
+from siamrcnn_ros.tracking.selectors import VARIANTS, Selector, SelectorFactory, make_selector
 from siamrcnn_ros.tracking.settings import ShortTermSettings, TDPASettings
-from siamrcnn_ros.tracking.tdpa import TDPA
-from siamrcnn_ros.tracking.variants import ArgmaxSelector, ShortTermSelector
-
-VARIANTS = ('tdpa', 'argmax', 'short_term')
-
-TDPAFactory = Callable[[TDPASettings], TDPA]
-"""Builds a target's TDPA from its settings: ``TDPA`` itself, or a subclass such as
-``tdpa_inputs.RecordingTDPA``."""
-
-Selector = TDPA | ArgmaxSelector | ShortTermSelector
 
 
 @dataclass(frozen=True)
@@ -84,6 +74,10 @@ class TrackerSettings:
             raise ValueError(f'max_aspect_change must be >= 1 (a factor), got {self.max_aspect_change}')
 
 
+TargetSettings = TrackerSettings | Mapping[int, TrackerSettings] | None
+"""Settings of targets being added: one for all, one per target id, or None (the tracker's own)."""
+
+
 def _to_numpy(values: torch.Tensor) -> np.ndarray:
     return values.detach().float().cpu().numpy().astype(np.float64)
 
@@ -116,43 +110,26 @@ def _check_image(image: np.ndarray) -> tuple[int, int]:
     return int(image.shape[0]), int(image.shape[1])
 
 
-def _check_box_xyxy(box: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
-    box = np.array(box, dtype=np.float64).reshape(-1)
-    if box.shape != (4,) or not np.isfinite(box).all() or box[2] <= box[0] or box[3] <= box[1]:
-        raise ValueError(f'box must be 4 finite xyxy pixels with positive width and height, got {box}')
-    height, width = image_size
-    if box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height:
-        raise ValueError(f'box {box.tolist()} (xyxy pixels) does not overlap the {width}x{height} image')
-    return box
-
-
 class _Target:
     """One target's template and selector; runs its per-frame part on a shared ``FrameFeatures``."""
 
-    def __init__(self, model: SiamRCNN, settings: TrackerSettings, frame: FrameFeatures, box: np.ndarray,
-                 tdpa_factory: TDPAFactory = TDPA) -> None:
+    def __init__(self, model: SiamRCNN, settings: TrackerSettings, selector: Selector, frame: FrameFeatures,
+                 box: np.ndarray) -> None:
         self._model = model
-        self._variant = settings.variant
+        self._selector = selector
         self._first_box = np.asarray(box, dtype=np.float64)
         self._max_aspect_change = settings.max_aspect_change
         self._search_shift, self._search_scale = settings.search_shift, settings.search_scale
+        self._gamma = settings.tdpa.gamma
         box_t = torch.as_tensor(box, dtype=torch.float32, device=model.device)
         self.template = model.template(frame, box_t)  # [1, C, 7, 7], computed once (SPEC §2)
-        if self._variant == 'tdpa':
-            self._selector: Selector = tdpa_factory(settings.tdpa)
-            self.result = self._selector.init(box, features=self.template)
-        elif self._variant == 'argmax':
-            self._selector = ArgmaxSelector()
-            self.result = self._selector.init(box)
-        else:
-            self._selector = ShortTermSelector(settings.short_term)
-            self.result = self._selector.init(box, features=self.template[0])
+        self.result = selector.init(box, features=self.template)
 
     @property
     def selector(self) -> Selector:
         return self._selector
 
-    def _redetect(self, frame: FrameFeatures, extra_boxes: torch.Tensor | None = None) -> Redetections:
+    def _redetect(self, frame: FrameFeatures, extra_boxes: torch.Tensor | None) -> Redetections:
         """The model's re-detections, with the search window around the current box among the RoIs, less
         those of a shape the target never had (``max_aspect_change``)."""
         search = None
@@ -163,65 +140,63 @@ class _Target:
         return _keep(dets, plausible_shapes(dets.boxes, self._first_box, self._max_aspect_change))
 
     def update(self, frame: FrameFeatures) -> TrackResult:
-        if self._variant == 'tdpa':
-            self.result = self._update_tdpa(frame)
-        elif self._variant == 'argmax':
-            dets = self._redetect(frame)
-            self.result = self._selector.update(_to_numpy(dets.boxes), _to_numpy(dets.scores))
-        else:
-            self.result = self._update_short_term(frame)
-        return self.result
-
-    def _update_tdpa(self, frame: FrameFeatures) -> TrackResult:
-        model, tdpa = self._model, self._selector
-        refs = tdpa.references
+        """One frame (SPEC §3, Alg. 1; ``selectors`` module docstring for the variants)."""
+        model, selector = self._model, self._selector
+        refs = selector.references
         device = model.device
         ref_boxes = torch.as_tensor(refs.boxes, dtype=torch.float32, device=device)  # [R, 4]
-        dets = self._redetect(frame, extra_boxes=ref_boxes)  # Alg. 1, lines 3-4
-        ff_box = torch.as_tensor(refs.ff_box, dtype=torch.float32, device=device)[None]  # [1, 4]
-        ff_tracklet = score_pairs(model.head, ff_box, refs.ff_features[None].to(device), dets.boxes, dets.features,
-                                  frame.image_size, gamma=float('inf'))[0]  # [D], every detection (step 3)
-        pair = model.pair_scores(ref_boxes, refs.features, dets.boxes, dets.features, frame.image_size)  # [R, D]
-        detections = Detections(_to_numpy(dets.boxes), _to_numpy(dets.scores), _to_numpy(ff_tracklet), dets.features)
-        return tdpa.update(detections, _to_numpy(pair), frame.image_size)
-
-    def _update_short_term(self, frame: FrameFeatures) -> TrackResult:
-        model, selector = self._model, self._selector
-        device = model.device
-        prev_box = torch.as_tensor(selector.reference_box, dtype=torch.float32, device=device)[None]  # [1, 4]
-        dets = self._redetect(frame, extra_boxes=prev_box)
-        # Score every detection against the previous prediction, without the γ gate: the variant's own
-        # spatial prior (ShortTermSettings) decides how far the target may move.
-        prev = score_pairs(model.head, prev_box, selector.reference_features[None], dets.boxes, dets.features,
-                           frame.image_size, gamma=float('inf'))[0]  # [D]
-        return selector.update(_to_numpy(dets.boxes), _to_numpy(dets.scores), _to_numpy(prev), frame.image_size,
-                               features=dets.features)
+        dets = self._redetect(frame, extra_boxes=ref_boxes if len(ref_boxes) else None)  # Alg. 1, lines 3-4
+        if refs.ff_box is None:
+            second = torch.zeros(len(dets.boxes))
+        else:  # every detection, no gate (step 3)
+            ff_box = torch.as_tensor(refs.ff_box, dtype=torch.float32, device=device)[None]  # [1, 4]
+            second = model.pair_scores(ff_box, refs.ff_features[None], dets.boxes, dets.features, frame.image_size)[0]
+        pair = None
+        if selector.uses_pair_scores:
+            pair = _to_numpy(model.pair_scores(ref_boxes, refs.features, dets.boxes, dets.features, frame.image_size,
+                                               gamma=self._gamma))  # [R, D]
+        detections = Detections(_to_numpy(dets.boxes), _to_numpy(dets.scores), _to_numpy(second), dets.features)
+        self.result = selector.update(detections, pair, frame.image_size)
+        return self.result
 
 
 class MultiTracker:
     """Several targets on one stream, sharing the per-frame backbone, FPN and RPN work.
 
+    Every target has its own ``TrackerSettings`` (the selection variant and its parameters), given when it is
+    added; targets with different settings still share one backbone pass per frame.
+
     Args:
         model: the re-detector (``siamrcnn_ros.model.build_model``); used in inference mode only.
-        settings: the selection variant and its parameters; the reference TDPA by default.
-        tdpa_factory: builds each target's TDPA (``variant='tdpa'``) from ``settings.tdpa``; e.g.
-            ``tdpa_inputs.RecordingTDPA`` to keep what it was fed, for ``tdpa_inputs.replay``.
+        settings: the settings of targets added without their own; the reference TDPA by default.
+        selector_factory: builds each target's selector from its settings (``selectors.make_selector``, the
+            registry of the variants, by default); the one hook for tools, e.g. ``tools.tdpa_inputs`` records
+            what TDPA was fed.
 
     Target ids are positive integers chosen by the caller or assigned in increasing order.
-    Boxes are xyxy pixels of the image, as everywhere in the package.
+    Boxes are xyxy pixels of the image, as everywhere in the package. Wherever an image is taken, the
+    ``FrameFeatures`` of that image (``extract``) may be given instead, so that a frame that serves several
+    calls (a click resolved with ``box_at_point``, then the ``step``) costs one backbone pass.
     """
 
     def __init__(self, model: SiamRCNN, settings: TrackerSettings | None = None,
-                 tdpa_factory: TDPAFactory = TDPA) -> None:
+                 selector_factory: SelectorFactory = make_selector) -> None:
         self._model = model
         self._settings = settings if settings is not None else TrackerSettings()
-        self._tdpa_factory = tdpa_factory
+        self._selector_factory = selector_factory
         self._targets: dict[int, _Target] = {}
+        self._target_settings: dict[int, TrackerSettings] = {}
         self._next_id = 1
 
     @property
     def settings(self) -> TrackerSettings:
+        """The settings of targets added without their own."""
         return self._settings
+
+    def settings_of(self, target_id: int) -> TrackerSettings:
+        """The settings target ``target_id`` was started with; ``KeyError`` for an unknown id."""
+        self._known(target_id)
+        return self._target_settings[target_id]
 
     @property
     def target_ids(self) -> list[int]:
@@ -231,9 +206,14 @@ class MultiTracker:
     def selector(self, target_id: int) -> Selector:
         """The object that selects target ``target_id``'s box: its ``TDPA`` (or ``ArgmaxSelector``,
         ``ShortTermSelector``); ``KeyError`` for an unknown id."""
-        if target_id not in self._targets:
-            raise KeyError(f'no target with id {target_id} (tracking {self.target_ids})')
+        self._known(target_id)
         return self._targets[target_id].selector
+
+    def extract(self, image: np.ndarray) -> FrameFeatures:
+        """The frame's backbone, FPN and RPN work (``SiamRCNN.extract``) on ``[H, W, 3]`` uint8 RGB ``image``,
+        to hand to ``step``, ``add`` or ``box_at_point`` in place of the image."""
+        _check_image(image)
+        return self._model.extract(image)
 
     def remove(self, target_ids: Iterable[int] | None = None) -> None:
         """Stops tracking the given targets (all when ``None``); unknown ids raise ``KeyError``."""
@@ -243,75 +223,97 @@ class MultiTracker:
             raise KeyError(f'no target with id {unknown} (tracking {self.target_ids})')
         for target_id in ids:
             del self._targets[target_id]  # releases its template and stored features
+            del self._target_settings[target_id]
 
-    def step(self, image: np.ndarray, add: Mapping[int, np.ndarray] | Iterable[np.ndarray] | None = None,
-             remove: Iterable[int] = ()) -> dict[int, TrackResult]:
+    def step(self, image: np.ndarray | FrameFeatures,
+             add: Mapping[int, np.ndarray] | Iterable[np.ndarray] | None = None, remove: Iterable[int] = (),
+             settings: TargetSettings = None) -> dict[int, TrackResult]:
         """Processes one frame: removes, updates the existing targets, then starts the added ones on it.
 
         Args:
-            image: ``[H, W, 3]`` uint8 RGB.
+            image: ``[H, W, 3]`` uint8 RGB, or its ``FrameFeatures`` (``extract``).
             add: new targets drawn on this frame: ``{target_id: box}`` or a sequence of boxes (ids assigned);
                 each box ``[4]`` xyxy pixels. An id already tracked is restarted from the new box.
             remove: ids to stop tracking before this frame.
+            settings: the added targets' settings: one ``TrackerSettings`` for all, ``{target_id: settings}``
+                (ids missing from it take the tracker's), or None (the tracker's ``settings``).
 
         Returns:
             ``{target_id: result}`` for every target tracked after this frame; a target added here has
             its ``init`` result (frame 0, the given box, confidence 1).
         """
-        image_size = _check_image(image)
+        frame = self._features(image)
         self.remove(remove)
-        new = self._normalise_additions(add, image_size)
-        frame = self._model.extract(image)  # backbone + FPN + RPN, once for all targets
+        new = self._normalise_additions(add, frame.image_size)
         results = {}
         for target_id, target in self._targets.items():
             if target_id not in new:
                 results[target_id] = target.update(frame)
-        for target_id, box in new.items():
-            self._targets[target_id] = _Target(self._model, self._settings, frame, box, self._tdpa_factory)
-            results[target_id] = self._targets[target_id].result
+        self._start(frame, new, settings)
+        results.update({target_id: self._targets[target_id].result for target_id in new})
         return {target_id: results[target_id] for target_id in self._targets}
 
-    def add(self, image: np.ndarray, boxes: Mapping[int, np.ndarray] | Iterable[np.ndarray]) -> dict[int, TrackResult]:
+    def add(self, image: np.ndarray | FrameFeatures, boxes: Mapping[int, np.ndarray] | Iterable[np.ndarray],
+            settings: TargetSettings = None) -> dict[int, TrackResult]:
         """Starts targets on ``image`` without advancing the others (e.g. a target drawn on an older frame).
 
         Args:
-            image: ``[H, W, 3]`` uint8 RGB, the frame the boxes were drawn on.
+            image: ``[H, W, 3]`` uint8 RGB, the frame the boxes were drawn on, or its ``FrameFeatures``.
             boxes: ``{target_id: box}`` or a sequence of boxes (ids assigned); ``[4]`` xyxy pixels.
+            settings: as in ``step``.
 
         Returns:
             ``{target_id: init result}`` for the added targets.
         """
-        image_size = _check_image(image)
-        new = self._normalise_additions(boxes, image_size)
+        if isinstance(image, FrameFeatures):
+            new = self._normalise_additions(boxes, image.image_size)
+        else:
+            new = self._normalise_additions(boxes, _check_image(image))
         if not new:
             return {}
-        frame = self._model.extract(image)
-        for target_id, box in new.items():
-            self._targets[target_id] = _Target(self._model, self._settings, frame, box, self._tdpa_factory)
+        self._start(self._features(image), new, settings)
         return {target_id: self._targets[target_id].result for target_id in new}
 
-    def box_at_point(self, image: np.ndarray, point: tuple[float, float]) -> np.ndarray | None:
+    def box_at_point(self, image: np.ndarray | FrameFeatures, point: tuple[float, float]) -> np.ndarray | None:
         """The best object proposal of ``image`` containing the pixel ``point`` (click-to-track).
 
         Args:
-            image: ``[H, W, 3]`` uint8 RGB.
+            image: ``[H, W, 3]`` uint8 RGB, or its ``FrameFeatures`` (``extract``).
             point: ``(x, y)`` pixels.
 
         Returns:
             ``[4]`` float64 xyxy pixels: the RPN proposal with the highest objectness among those that
             contain the point (proposals come sorted by objectness), or ``None`` when none does.
         """
-        height, width = _check_image(image)
+        height, width = image.image_size if isinstance(image, FrameFeatures) else _check_image(image)
         x, y = float(point[0]), float(point[1])
         if not (np.isfinite(x) and np.isfinite(y) and 0 <= x < width and 0 <= y < height):
             raise ValueError(f'point ({x}, {y}) is outside the {width}x{height} image')
-        frame = self._model.extract(image)
+        frame = self._features(image)
         (h_in, w_in), (h_out, w_out) = frame.image_size, frame.resized_size
         scale = np.array([w_in / w_out, h_in / h_out, w_in / w_out, h_in / h_out])
         proposals = _to_numpy(frame.proposals) * scale  # [P, 4] resized -> image pixels, best first
         inside = (proposals[:, 0] <= x) & (x <= proposals[:, 2]) & (proposals[:, 1] <= y) & (y <= proposals[:, 3])
         hits = np.flatnonzero(inside)
         return proposals[hits[0]].copy() if hits.size else None
+
+    def _known(self, target_id: int) -> None:
+        if target_id not in self._targets:
+            raise KeyError(f'no target with id {target_id} (tracking {self.target_ids})')
+
+    def _features(self, image: np.ndarray | FrameFeatures) -> FrameFeatures:
+        return image if isinstance(image, FrameFeatures) else self.extract(image)
+
+    def _start(self, frame: FrameFeatures, boxes: dict[int, np.ndarray], settings: TargetSettings) -> None:
+        for target_id, box in boxes.items():
+            if isinstance(settings, Mapping):
+                chosen = settings.get(target_id, self._settings)
+            else:
+                chosen = self._settings if settings is None else settings
+            if not isinstance(chosen, TrackerSettings):
+                raise TypeError(f'settings of target {target_id} must be TrackerSettings, got {type(chosen).__name__}')
+            self._targets[target_id] = _Target(self._model, chosen, self._selector_factory(chosen), frame, box)
+            self._target_settings[target_id] = chosen
 
     def _normalise_additions(self, add: Mapping[int, np.ndarray] | Iterable[np.ndarray] | None,
                              image_size: tuple[int, int]) -> dict[int, np.ndarray]:
@@ -323,7 +325,7 @@ class MultiTracker:
         for target_id, box in add.items():
             if isinstance(target_id, bool) or not isinstance(target_id, (int, np.integer)) or target_id < 1:
                 raise ValueError(f'target ids must be positive integers, got {target_id!r}')
-            new[int(target_id)] = _check_box_xyxy(box, image_size)
+            new[int(target_id)] = check_xyxy(box, image_size)
             self._next_id = max(self._next_id, int(target_id) + 1)
         return new
 
@@ -339,14 +341,14 @@ class Tracker:
     Args:
         model: the re-detector.
         settings: the selection variant and its parameters; the reference TDPA by default.
-        tdpa_factory: builds the target's TDPA (see ``MultiTracker``).
+        selector_factory: builds the target's selector (see ``MultiTracker``).
     """
 
     _ID = 1
 
     def __init__(self, model: SiamRCNN, settings: TrackerSettings | None = None,
-                 tdpa_factory: TDPAFactory = TDPA) -> None:
-        self._multi = MultiTracker(model, settings, tdpa_factory)
+                 selector_factory: SelectorFactory = make_selector) -> None:
+        self._multi = MultiTracker(model, settings, selector_factory)
 
     @property
     def selector(self) -> Selector:

@@ -5,7 +5,8 @@
   template and against the previous prediction, weighted by a strong spatial prior around the
   previous box (the variant used for reset-based VOT).
 
-Both take the same arrays as ``TDPA`` and return the same ``TrackResult`` (``selected`` is None:
+Both follow the ``selectors.Selector`` protocol, as ``TDPA`` does: ``init(box, features)``, ``references``,
+``update(detections, pair_scores, image_size)``, and return the same ``TrackResult`` (``selected`` is None:
 there are no tracklets; ``distractors`` is empty).
 """
 from __future__ import annotations
@@ -13,7 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 from siamrcnn_ros.tracking.locality import spatial_distance
-from siamrcnn_ros.tracking.records import Features, TrackletTable, TrackResult, as_boxes, as_scores, detached_row
+from siamrcnn_ros.tracking.records import (
+    Detections,
+    Features,
+    References,
+    TrackletTable,
+    TrackResult,
+    detached_row,
+)
 from siamrcnn_ros.tracking.settings import ShortTermSettings
 
 
@@ -29,30 +37,37 @@ class ArgmaxSelector:
 
     Ties go to the lowest index (the detector's order). With no detection the object is reported
     absent at the previous box with confidence 0. Confidence = that ``ff_score``, clipped to [0, 1].
+    It has no references: nothing joins the RoIs, and neither pair scores nor ``ff_tracklet_scores`` are used.
     """
+
+    uses_pair_scores = False
 
     def __init__(self) -> None:
         self._box: np.ndarray | None = None
         self._frame = -1
 
-    def init(self, box: np.ndarray) -> TrackResult:
-        """Starts from the ``[4]`` xyxy first-frame box; returns frame 0's result."""
+    @property
+    def references(self) -> References:
+        """None: no reference boxes (``R = 0``) and no second reference (``ff_box`` None)."""
+        return References(np.zeros(0, dtype=np.int64), np.zeros((0, 4)), None, None, None)
+
+    def init(self, box: np.ndarray, features: Features = None) -> TrackResult:
+        """Starts from the ``[4]`` xyxy first-frame box (``features`` is not used); returns frame 0's result."""
         self._box = _check_box(box)
         self._frame = 0
         return TrackResult(0, self._box.copy(), True, 1.0, None, TrackletTable.empty())
 
-    def update(self, boxes: np.ndarray, ff_scores: np.ndarray) -> TrackResult:
-        """Selects among ``boxes`` (``[D, 4]`` xyxy pixels) by ``ff_scores`` (``[D]``, in [0, 1])."""
+    def update(self, detections: Detections, pair_scores: np.ndarray | None = None,
+               image_size: tuple[int, int] | None = None) -> TrackResult:
+        """Selects among ``detections`` by their ``ff_scores`` (the other arguments are not used)."""
         if self._box is None:
             raise RuntimeError('ArgmaxSelector.init(box) must be called before update()')
-        boxes = as_boxes(boxes)
-        scores = as_scores(ff_scores, boxes.shape[0], 'ff_scores')
         self._frame += 1
-        if boxes.shape[0] == 0:
+        if len(detections) == 0:
             return TrackResult(self._frame, self._box.copy(), False, 0.0, None, TrackletTable.empty())
-        k = int(np.argmax(scores))
-        self._box = boxes[k]
-        confidence = float(np.clip(scores[k], 0.0, 1.0))
+        k = int(np.argmax(detections.ff_scores))
+        self._box = detections.boxes[k]
+        confidence = float(np.clip(detections.ff_scores[k], 0.0, 1.0))
         return TrackResult(self._frame, self._box.copy(), True, confidence, None, TrackletTable.empty())
 
 
@@ -83,12 +98,15 @@ def short_term_scores(ff_scores: np.ndarray, prev_scores: np.ndarray, boxes: np.
 class ShortTermSelector:
     """Paper Tab. 7 "Short-term": re-detection of the first-frame template and of the previous prediction.
 
-    The caller scores each detection against ``reference_box`` / ``reference_features`` (the previous
-    prediction, at first the first-frame box) as it does against the first-frame template. The
-    detection with the best ``short_term_scores`` is the result (ties: the lowest index), with
-    confidence ``0.5 * (ff_score + prev_score)`` clipped to [0, 1]. With no detection within
+    Its one reference is the previous prediction (at first the first-frame box): ``references`` gives it as the
+    second reference (``ff_box`` / ``ff_features``), so the caller adds its box to the RoIs and scores every
+    detection against it, without the γ gate, into ``Detections.ff_tracklet_scores`` (here: the scores against
+    the previous prediction). The detection with the best ``short_term_scores`` is the result (ties: the lowest
+    index), with confidence ``0.5 * (ff_score + prev_score)`` clipped to [0, 1]. With no detection within
     ``max_distance`` the object is absent at the previous box (confidence 0) and the reference stays.
     """
+
+    uses_pair_scores = False
 
     def __init__(self, settings: ShortTermSettings | None = None) -> None:
         self._settings = settings if settings is not None else ShortTermSettings()
@@ -108,29 +126,34 @@ class ShortTermSelector:
         """The payload row of the previous prediction (``None`` if no payload was given)."""
         return self._features
 
+    @property
+    def references(self) -> References:
+        """The previous prediction, as the box that joins the RoIs (``R = 1``) and as the second reference."""
+        box = self.reference_box
+        features = None if self._features is None else self._features[None]
+        return References(np.zeros(1, dtype=np.int64), box[None], features, box, self._features)
+
     def init(self, box: np.ndarray, features: Features = None) -> TrackResult:
-        """Starts from the ``[4]`` xyxy first-frame box and its payload row (e.g. ``[256, 7, 7]``)."""
+        """Starts from the ``[4]`` xyxy first-frame box and its payload as a batch of one (``[1, ...]``)."""
         self._box = _check_box(box)
-        self._features = features
+        self._features = None if features is None else detached_row(features[0])
         self._frame = 0
         return TrackResult(0, self._box.copy(), True, 1.0, None, TrackletTable.empty())
 
-    def update(self, boxes: np.ndarray, ff_scores: np.ndarray, prev_scores: np.ndarray,
-               image_size: tuple[int, int], features: Features = None) -> TrackResult:
-        """Selects among ``boxes`` (``[D, 4]`` xyxy); ``features`` is their payload (first dimension D)."""
+    def update(self, detections: Detections, pair_scores: np.ndarray | None,
+               image_size: tuple[int, int]) -> TrackResult:
+        """Selects among ``detections``; their ``ff_tracklet_scores`` are the scores against the previous
+        prediction (``pair_scores`` is not used)."""
         if self._box is None:
             raise RuntimeError('ShortTermSelector.init(box) must be called before update()')
-        boxes = as_boxes(boxes)
-        num_dets = boxes.shape[0]
-        ff = as_scores(ff_scores, num_dets, 'ff_scores')
-        prev = as_scores(prev_scores, num_dets, 'prev_scores')
         self._frame += 1
+        boxes, ff, prev = detections.boxes, detections.ff_scores, detections.ff_tracklet_scores
         scores = short_term_scores(ff, prev, boxes, self._box, image_size, self._settings)
-        if num_dets == 0 or not np.isfinite(scores).any():
+        if len(detections) == 0 or not np.isfinite(scores).any():
             return TrackResult(self._frame, self._box.copy(), False, 0.0, None, TrackletTable.empty())
         k = int(np.argmax(scores))
         self._box = boxes[k]
-        if features is not None:
-            self._features = detached_row(features[k])  # not the whole batch
+        if detections.features is not None:
+            self._features = detached_row(detections.features[k])  # not the whole batch
         confidence = float(np.clip(0.5 * (ff[k] + prev[k]), 0.0, 1.0))
         return TrackResult(self._frame, self._box.copy(), True, confidence, None, TrackletTable.empty())
