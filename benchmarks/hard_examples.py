@@ -10,6 +10,7 @@ read from the cache) with the exact (``flat``) and the HNSW index.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import time
@@ -53,7 +54,9 @@ def main() -> int:
         print(f'cache: {len(videos)} videos, {frames} frames, {len(cache)} boxes, {size_mb:.0f} MiB, '
               f'{cache_seconds:.1f} s ({1000 * cache_seconds / frames:.1f} ms/frame)')
         started = time.perf_counter()
-        network, losses = train_embedding(cache, EmbeddingTraining(steps=args.embedding_steps))
+        training = dataclasses.replace(EmbeddingTraining.from_settings(HardExampleSettings()),
+                                       steps=args.embedding_steps)
+        network, losses = train_embedding(cache, training)
         embeddings = embed_cache(network, cache)
         print(f'embedding: {args.embedding_steps} steps + embedding all boxes {time.perf_counter() - started:.1f} s, '
               f'triplet loss {np.mean(losses[:10]):.3f} -> {np.mean(losses[-10:]):.3f}')

@@ -58,3 +58,18 @@ def test_track_tool_warns_only_without_trained_weights(tmp_path, extra, warned) 
                            '--device', 'cpu', '--no-progress', '--output-dir', str(tmp_path / 'out'), *extra],
                           capture_output=True, text=True, timeout=300, check=True)
     assert ('random weights' in done.stderr) == warned
+
+
+def test_loading_the_shipped_checkpoint_reads_the_file_once(monkeypatch) -> None:
+    from siamrcnn_ros.model import checkpoints
+
+    opened = []
+    safe_open = checkpoints.safe_open
+
+    def counting_open(path, *args, **kwargs):  # the real safetensors reader, counted
+        opened.append(Path(path).name)
+        return safe_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoints, 'safe_open', counting_open)
+    build_model('demo', device='cpu')
+    assert opened == ['demo.safetensors']

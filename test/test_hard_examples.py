@@ -1,6 +1,7 @@
 """Video hard example mining (issue 6 item 4, SPEC §4, paper §3.2): feature cache, triplet embedding, index, miner."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,12 @@ def miner(videos: list[AnnotatedVideo], model: SiamRCNN, tmp_path_factory: pytes
 
 
 # Feature cache ----------------------------------------------------------------------------------------
+
+
+def small_embedding(steps: int) -> EmbeddingTraining:
+    """The config's embedding training, made small: 16 dimensions, 6 objects per batch, seed 1."""
+    return dataclasses.replace(EmbeddingTraining.from_settings(HardExampleSettings(), seed=1), dim=16, steps=steps,
+                               identities_per_batch=6)
 
 
 def test_feature_cache_round_trip(cache: FeatureCache, videos: list[AnnotatedVideo], model: SiamRCNN) -> None:
@@ -124,7 +131,7 @@ def test_batch_hard_triplet_loss_picks_the_hardest_pairs() -> None:
 
 
 def test_embedding_training_separates_objects(cache: FeatureCache) -> None:
-    network, losses = train_embedding(cache, EmbeddingTraining(dim=16, steps=60, identities_per_batch=6, seed=1),
+    network, losses = train_embedding(cache, small_embedding(steps=60),
                                       progress=False)
     assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:5])
     embeddings = embed_cache(network, cache)  # [36, 16]
@@ -142,7 +149,7 @@ def test_embedding_training_separates_objects(cache: FeatureCache) -> None:
 
 
 def test_saved_embedding_network_loads_back(cache: FeatureCache, tmp_path: Path) -> None:
-    network, _ = train_embedding(cache, EmbeddingTraining(dim=16, steps=5, identities_per_batch=6, seed=1),
+    network, _ = train_embedding(cache, small_embedding(steps=5),
                                  progress=False)
     path = tmp_path / 'embedding.safetensors'
     save_embedding(path, network, embed_cache(network, cache), key='test')

@@ -20,15 +20,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
 from torch import Tensor, nn
 
 from siamrcnn_ros.box2seg.config import Box2SegConfig
-from siamrcnn_ros.model.checkpoints import CheckpointError, write_checkpoint_file
+from siamrcnn_ros.model.checkpoints import (
+    CheckpointError,
+    read_checkpoint_file,
+    state_dict_problems,
+    write_checkpoint_file,
+)
 
 CHECKPOINT_FORMAT = 'siamrcnn_ros.box2seg'
 CHECKPOINT_VERSION = 1
-_MAX_LISTED = 10
 
 __all__ = ['CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'Box2SegCheckpoint', 'CheckpointError',
            'load_box2seg_checkpoint_into', 'read_box2seg_checkpoint', 'save_box2seg_checkpoint']
@@ -74,25 +77,11 @@ def read_box2seg_checkpoint(path: str | os.PathLike[str]) -> Box2SegCheckpoint:
             re-detector checkpoint), a newer version, or an invalid config; the message names the file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f'Box2Seg checkpoint {path}: no such file')
-    try:
-        with safe_open(path, framework='pt', device='cpu') as file:
-            metadata = dict(file.metadata() or {})
-            state_dict = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118 (safe_open is not a dict)
-    except (SafetensorError, OSError) as error:
-        raise CheckpointError(f'Box2Seg checkpoint {path}: not a readable safetensors file: {error}') from error
-    if metadata.get('format') != CHECKPOINT_FORMAT:
-        raise CheckpointError(f'Box2Seg checkpoint {path}: not a {CHECKPOINT_FORMAT} checkpoint (its metadata has '
-                              f'format={metadata.get("format")!r})')
-    try:
-        version = int(metadata.get('version', ''))
-    except ValueError:
-        raise CheckpointError(f'Box2Seg checkpoint {path}: invalid version {metadata.get("version")!r}') from None
-    if version != CHECKPOINT_VERSION:
-        hint = '; update the package' if version > CHECKPOINT_VERSION else ''
+    metadata, state_dict, version = read_checkpoint_file(path, CHECKPOINT_FORMAT, 'Box2Seg checkpoint',
+                                                         CHECKPOINT_VERSION)
+    if version != CHECKPOINT_VERSION:  # no older Box2Seg layout exists
         raise CheckpointError(f'Box2Seg checkpoint {path}: version {version}, this code reads version '
-                              f'{CHECKPOINT_VERSION}{hint}')
+                              f'{CHECKPOINT_VERSION}')
     try:
         config = Box2SegConfig.from_dict(json.loads(metadata['config']))
     except KeyError:
@@ -117,14 +106,7 @@ def load_box2seg_checkpoint_into(module: nn.Module, path: str | os.PathLike[str]
                               f'was built with {expected_config.name!r}; differing fields: {", ".join(fields)}')
     expected = module.state_dict()
     found = checkpoint.state_dict
-    problems = []
-    mismatched = [f'{key} (file {tuple(found[key].shape)}, module {tuple(expected[key].shape)})'
-                  for key in sorted(set(expected) & set(found)) if found[key].shape != expected[key].shape]
-    for label, keys in (('missing', sorted(set(expected) - set(found))),
-                        ('unexpected', sorted(set(found) - set(expected))), ('shape mismatch', mismatched)):
-        if keys:
-            more = f' ... and {len(keys) - _MAX_LISTED} more' if len(keys) > _MAX_LISTED else ''
-            problems.append(f'{len(keys)} {label} key(s): {", ".join(keys[:_MAX_LISTED])}{more}')
+    problems = state_dict_problems(expected, found)
     if problems:
         raise CheckpointError(f'Box2Seg checkpoint {path}: does not fit the {type(module).__name__}: '
                               f'{"; ".join(problems)}')

@@ -150,6 +150,49 @@ def write_checkpoint_file(path: str | os.PathLike[str], module: nn.Module, heade
         raise
 
 
+def read_checkpoint_file(path: str | os.PathLike[str], expected_format: str, what: str,
+                         newest: int) -> tuple[dict[str, str], StateDict, int]:
+    """A checkpoint file of ours, read and checked as far as both kinds share (the re-detector's here, Box2Seg's
+    in ``box2seg.checkpoints``): its string metadata, its tensors (CPU, as stored) and its version.
+
+    Args:
+        path: the file.
+        expected_format: the ``format`` metadata it must carry.
+        what: how messages name the file's kind (``'checkpoint'``, ``'Box2Seg checkpoint'``).
+        newest: the newest version this code reads.
+
+    Raises:
+        CheckpointError: missing file, not a (complete) safetensors file, another format, a missing, invalid or
+            newer version; the message names the file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f'{what} {path}: no such file')
+    if not path.is_file():
+        raise CheckpointError(f'{what} {path}: not a regular file')
+    try:
+        with safe_open(path, framework='pt', device='cpu') as file:
+            metadata = dict(file.metadata() or {})
+            state_dict = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118 (safe_open is not a dict)
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f'{what} {path}: not a readable safetensors file (truncated or corrupt?): '
+                              f'{error}') from error
+    if metadata.get('format') != expected_format:
+        raise CheckpointError(f'{what} {path}: not a {expected_format} checkpoint (its metadata has '
+                              f'format={metadata.get("format")!r}, expected {expected_format!r})')
+    text = metadata.get('version')
+    try:
+        version = int(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise CheckpointError(f'{what} {path}: missing or invalid version {text!r} in the metadata') from None
+    if version > newest:
+        raise CheckpointError(f'{what} {path}: written by a newer siamrcnn_ros (checkpoint version {version}; '
+                              f'this code reads versions up to {newest}); update the package')
+    if version < 1:
+        raise CheckpointError(f'{what} {path}: unsupported checkpoint version {version}')
+    return metadata, state_dict, version
+
+
 def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Read and validate a checkpoint written by ``save_checkpoint`` (of this or an older version).
 
@@ -158,21 +201,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             siamrcnn_ros checkpoint, is of a newer version, or carries an invalid config.
     """
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f'checkpoint {path}: no such file')
-    if not path.is_file():
-        raise CheckpointError(f'checkpoint {path}: not a regular file')
-    try:
-        with safe_open(path, framework='pt', device='cpu') as file:
-            metadata = dict(file.metadata() or {})
-            state_dict = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118 (safe_open is not a dict)
-    except (SafetensorError, OSError) as error:
-        raise CheckpointError(f'checkpoint {path}: not a readable safetensors file (truncated or corrupt?): '
-                              f'{error}') from error
-    if metadata.get('format') != CHECKPOINT_FORMAT:
-        raise CheckpointError(f'checkpoint {path}: not a {CHECKPOINT_FORMAT} checkpoint (its metadata has '
-                              f'format={metadata.get("format")!r}, expected {CHECKPOINT_FORMAT!r})')
-    version = _parse_version(path, metadata.get('version'))
+    metadata, state_dict, version = read_checkpoint_file(path, CHECKPOINT_FORMAT, 'checkpoint', CHECKPOINT_VERSION)
+    if any(old not in _MIGRATIONS for old in range(version, CHECKPOINT_VERSION)):
+        raise CheckpointError(f'checkpoint {path}: unsupported checkpoint version {version}')
     try:
         config_dict = json.loads(metadata['config'])
     except KeyError:
@@ -190,7 +221,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
 
 
 def load_checkpoint_into(module: nn.Module, path: str | os.PathLike[str],
-                         expected_config: ModelConfig | None = None) -> ModelConfig:
+                         expected_config: ModelConfig | None = None, read: Checkpoint | None = None) -> ModelConfig:
     """Load a checkpoint's weights into ``module`` strictly and return the config stored with them.
 
     Args:
@@ -198,6 +229,7 @@ def load_checkpoint_into(module: nn.Module, path: str | os.PathLike[str],
         path: the checkpoint file.
         expected_config: if given, the config ``module`` was built from; any difference from the
             file's config (the ``name`` included) is refused.
+        read: ``read_checkpoint(path)`` when the caller has it already (the file is then not read again).
 
     Returns:
         The checkpoint's ``ModelConfig``.
@@ -207,14 +239,14 @@ def load_checkpoint_into(module: nn.Module, path: str | os.PathLike[str],
             message names both presets and the differing fields); or keys are missing, unexpected or
             of another shape (all listed).
     """
-    checkpoint = read_checkpoint(path)
+    checkpoint = read if read is not None else read_checkpoint(path)
     if expected_config is not None and expected_config != checkpoint.config:
         fields = expected_config.differences(checkpoint.config)
         raise CheckpointError(f'checkpoint {path}: saved with config {checkpoint.config.name!r}, but the model '
                               f'was built with config {expected_config.name!r}; differing fields: '
                               f'{", ".join(fields)}')
     own = _without_trunk(path, module.state_dict(), checkpoint)
-    problems = _state_dict_problems(own, checkpoint.state_dict)
+    problems = state_dict_problems(own, checkpoint.state_dict)
     if problems:
         raise CheckpointError(f'checkpoint {path}: does not fit the {type(module).__name__} module: '
                               f'{"; ".join(problems)}')
@@ -264,24 +296,11 @@ def load_detector_into(module: nn.Module, path: str | os.PathLike[str], expected
     own = {k: v for k, v in _without_trunk(path, module.state_dict(), checkpoint).items()
            if not k.startswith('head.')}
     found = {k: v for k, v in checkpoint.state_dict.items() if not k.startswith('head.')}
-    problems = _state_dict_problems(own, found)
+    problems = state_dict_problems(own, found)
     if problems:
         raise CheckpointError(f'checkpoint {path}: does not fit the {type(module).__name__} module: '
                               f'{"; ".join(problems)}')
     module.load_state_dict(found, strict=False)
-
-
-def _parse_version(path: Path, text: str | None) -> int:
-    try:
-        version = int(text)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise CheckpointError(f'checkpoint {path}: missing or invalid version {text!r} in the metadata') from None
-    if version > CHECKPOINT_VERSION:
-        raise CheckpointError(f'checkpoint {path}: written by a newer siamrcnn_ros (checkpoint version {version}; '
-                              f'this code reads versions up to {CHECKPOINT_VERSION}); update the package')
-    if version < 1 or any(old not in _MIGRATIONS for old in range(version, CHECKPOINT_VERSION)):
-        raise CheckpointError(f'checkpoint {path}: unsupported checkpoint version {version}')
-    return version
 
 
 def _listed(keys: list[str]) -> str:
@@ -289,7 +308,7 @@ def _listed(keys: list[str]) -> str:
     return ', '.join(keys[:_MAX_LISTED]) + more
 
 
-def _state_dict_problems(expected: dict[str, Tensor], found: dict[str, Tensor]) -> list[str]:
+def state_dict_problems(expected: dict[str, Tensor], found: dict[str, Tensor]) -> list[str]:
     """Human-readable differences between the module's and the file's state dicts (empty if they fit)."""
     problems = []
     missing = sorted(set(expected) - set(found))

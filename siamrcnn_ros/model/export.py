@@ -32,7 +32,7 @@ def export_checkpoint(source: str | Path, destination: str | Path, dtype: torch.
 
     checkpoint = read_checkpoint(source)
     model = SiamRCNN(checkpoint.config)
-    load_checkpoint_into(model, source)
+    load_checkpoint_into(model, source, read=checkpoint)
     extra = {'description': description} if description else {}
     extra['exported_from'] = Path(source).name
     save_checkpoint(destination, model, checkpoint.config, extra_metadata=extra, dtype=dtype)

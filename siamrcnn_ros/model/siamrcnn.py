@@ -404,13 +404,12 @@ def build_model(config: ModelConfig | str, *, checkpoint: str | Path | None = DE
         checkpoint = resolve_checkpoint(None, checkpoint)
     else:
         raise TypeError(f'config must be a ModelConfig or a preset name, got {type(config).__name__}')
-    if checkpoint is not None and explicit is None:
-        # The file's config decides the architecture. (This reads the file once more than needed;
-        # load_checkpoint_into below reads it again.)
-        model_config = read_checkpoint(checkpoint).config
+    read = read_checkpoint(checkpoint) if checkpoint is not None else None  # the file is read once
+    if read is not None and explicit is None:
+        model_config = read.config  # the file's config decides the architecture
     model = SiamRCNN(model_config, precision=precision)
-    if checkpoint is not None:
-        load_checkpoint_into(model, checkpoint, expected_config=explicit)
+    if read is not None:
+        load_checkpoint_into(model, checkpoint, expected_config=explicit, read=read)
     if detector_weights is not None:
         load_detector_weights(model, detector_weights)
     model.requires_grad_(False)

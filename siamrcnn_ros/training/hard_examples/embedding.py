@@ -24,6 +24,7 @@ from torch.nn import functional as F  # noqa: N812
 from tqdm import tqdm
 
 from siamrcnn_ros.training.hard_examples.features import FeatureCache
+from siamrcnn_ros.training.settings import HardExampleSettings
 
 
 class EmbeddingNetwork(nn.Module):
@@ -112,13 +113,20 @@ class EmbeddingTraining:
         seed: seeds the initialisation and the batches.
     """
 
-    dim: int = 128
-    steps: int = 300
-    identities_per_batch: int = 16
-    boxes_per_identity: int = 4
-    lr: float = 1e-3
-    margin: float | None = 0.2
+    dim: int
+    steps: int
+    identities_per_batch: int
+    boxes_per_identity: int
+    lr: float
+    margin: float | None
     seed: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: HardExampleSettings, seed: int = 0) -> EmbeddingTraining:
+        """The embedding training of a training config's ``hard_examples`` section (where the defaults live)."""
+        return cls(dim=settings.embedding_dim, steps=settings.embedding_steps,
+                   identities_per_batch=settings.embedding_identities, boxes_per_identity=settings.embedding_boxes,
+                   lr=settings.embedding_lr, margin=settings.triplet_margin, seed=seed)
 
 
 def train_embedding(cache: FeatureCache, settings: EmbeddingTraining, *, device: str | torch.device = 'cpu',

@@ -130,10 +130,7 @@ def build_hard_example_miner(model: SiamRCNN, videos: Sequence[Any], settings: H
     if cache is None:
         cache = build_feature_cache(model, list(unique.values()), cache_dir / FEATURES_FILE,
                                     frame_stride=settings.frame_stride, progress=progress)
-    training = EmbeddingTraining(dim=settings.embedding_dim, steps=settings.embedding_steps,
-                                 identities_per_batch=settings.embedding_identities,
-                                 boxes_per_identity=settings.embedding_boxes, lr=settings.embedding_lr,
-                                 margin=settings.triplet_margin, seed=seed)
+    training = EmbeddingTraining.from_settings(settings, seed=seed)
     embeddings = _matching_embeddings(cache_dir / EMBEDDING_FILE, cache, training)
     if embeddings is None:
         network, _ = train_embedding(cache, training, device=model.device, progress=progress)
