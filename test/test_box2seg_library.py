@@ -159,7 +159,7 @@ def test_resnet50_variant_builds_and_runs() -> None:
 
 def test_config_round_trip_and_refusals() -> None:
     assert Box2SegConfig.from_dict(json.loads(json.dumps(SMALL.to_dict()))) == SMALL
-    with pytest.raises(ValueError, match='unknown Box2Seg config field'):
+    with pytest.raises(ValueError, match=r'unknown key\(s\) in box2seg_config: box2seg_config\.crop'):
         Box2SegConfig.from_dict({'crop': 64})
     with pytest.raises(ValueError, match='multiple of 16'):
         Box2SegConfig(crop_size=40)

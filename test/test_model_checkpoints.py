@@ -149,7 +149,7 @@ def test_future_version_is_refused(tmp_path: Path) -> None:
     ({'version': '0', 'config': '{}'}, 'unsupported checkpoint version 0'),
     ({'version': '1'}, 'no model config'),
     ({'version': '1', 'config': '{not json'}, 'not valid JSON'),
-    ({'version': '1', 'config': '{"head": {"depth": 3}}'}, r'unknown field\(s\) in config\.head: depth'),
+    ({'version': '1', 'config': '{"head": {"depth": 3}}'}, r'unknown key\(s\) in config\.head: config\.head\.depth'),
     ({'version': '1', 'config': '{"backbone": {"name": "vgg"}}'}, "backbone name must be one of"),
 ])
 def test_bad_metadata_is_refused(tmp_path: Path, metadata: dict[str, str], problem: str) -> None:

@@ -78,8 +78,8 @@ def test_the_yaml_file_sets_every_parameter_with_valid_values_of_the_right_type(
     ('image_qos.reliability', 'sometimes', 'reliability must be one of'),
     ('image_qos.depth', 0, 'image_qos.depth must be in'),
     ('max_targets', 0, 'max_targets must be in'),
-    ('max_targets', 2.5, 'max_targets must be a int'),
-    ('debug_image', 'yes', 'debug_image must be a bool'),
+    ('max_targets', 2.5, 'max_targets must be int, got 2.5'),
+    ('debug_image', 'yes', 'debug_image must be bool'),
     ('no_image_warning_s', 0.0, 'no_image_warning_s must be in'),
 ])
 def test_invalid_values_are_refused_with_the_reason(name: str, value: object, reason: str) -> None:

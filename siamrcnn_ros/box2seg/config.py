@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from siamrcnn_ros.settings_tree import build_dataclass
+
 BACKBONES = ('mobilenet_v3_large', 'resnet50')
 
 
@@ -67,18 +69,8 @@ class Box2SegConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Box2SegConfig:
-        """Inverse of ``to_dict``; unknown keys raise ``ValueError`` naming them."""
-        if not isinstance(data, dict):
-            raise ValueError(f'a Box2Seg config must be a mapping, got {type(data).__name__}: {data!r}')
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f'unknown Box2Seg config field(s): {", ".join(unknown)}')
-        values = {key: tuple(value) if isinstance(value, list) else value for key, value in data.items()}
-        try:
-            return cls(**values)
-        except TypeError as error:
-            raise ValueError(f'invalid Box2Seg config {data!r}: {error}') from error
+        """Inverse of ``to_dict`` (``settings_tree.build_dataclass``); unknown keys raise ``ValueError`` naming them."""
+        return build_dataclass(cls, data, 'box2seg_config')
 
     def differences(self, other: Box2SegConfig) -> list[str]:
         """Names of the fields where ``other`` differs from this config (``name`` included)."""

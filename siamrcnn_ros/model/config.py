@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from siamrcnn_ros.settings_tree import build_dataclass
+
 BACKBONES = ('resnet18', 'resnet34', 'resnet50', 'resnet101', 'mobilenet_v3_large', 'efficientnet_lite0',
              'efficientnet_lite2')
 LITE_BACKBONES = ('efficientnet_lite0', 'efficientnet_lite2')
@@ -186,8 +188,8 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Inverse of ``to_dict``; unknown keys raise ``ValueError`` naming them."""
-        return _from_dict(cls, data, 'config')
+        """Inverse of ``to_dict`` (``settings_tree.build_dataclass``); unknown keys raise ``ValueError`` naming them."""
+        return build_dataclass(cls, data, 'config')
 
     def with_overrides(self, overrides: dict[str, Any]) -> ModelConfig:
         """A copy with dotted fields replaced, e.g. ``{'transform.min_size': 600, 'name': 'mine'}``."""
@@ -209,26 +211,6 @@ class ModelConfig:
         return _differences(self.to_dict(), other.to_dict(), '')
 
 
-def _to_tuple(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_to_tuple(v) for v in value)
-    return value
-
-
-def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
-    if not isinstance(data, dict):
-        raise ValueError(f'{where} must be a mapping, got {type(data).__name__}')
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ValueError(f'unknown field(s) in {where}: {", ".join(unknown)}')
-    kwargs = {}
-    for name, value in data.items():
-        sub = _SECTIONS.get(name) if cls is ModelConfig else None
-        kwargs[name] = _from_dict(sub, value, f'{where}.{name}') if sub is not None else _to_tuple(value)
-    return cls(**kwargs)
-
-
 def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str) -> list[str]:
     out = []
     for key in sorted(set(a) | set(b)):
@@ -239,9 +221,6 @@ def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str) -> list[str]
             out.append(f'{prefix}{key}')
     return out
 
-
-_SECTIONS: dict[str, type] = {'transform': TransformConfig, 'backbone': BackboneConfig, 'rpn': RPNConfig,
-                              'head': HeadConfig}
 
 # Presets (SPEC §2, paper Tab. 7 and §4.5). "mobile", "demo" and "lite2" are ours. "mobile" has torchvision's
 # MobileNetV3-FPN layout (two stride-32 FPN levels plus pooling, all anchor sizes on every level, as its mobilenet

@@ -9,7 +9,6 @@ values (the on-set callback builds the candidate settings and refuses the change
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 
 from siamrcnn_ros.model.config import PRESETS
 from siamrcnn_ros.model.default_weights import DEFAULT, NONE
+from siamrcnn_ros.settings_tree import build_dataclass, flatten, unflatten
 from siamrcnn_ros.tracking.selectors import VARIANTS
 from siamrcnn_ros.tracking.settings import CONFIDENCES
 from siamrcnn_ros.tracking.tracker import TrackerSettings
@@ -243,67 +243,32 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
 SPECS = {spec.name: spec for spec in PARAMETERS}
 
 
-def _leaf_paths(cls: type, prefix: str = '') -> dict[str, type]:
-    """Dotted field paths of the dataclass tree under ``cls`` -> the leaf's type."""
-    hints = {f.name: f for f in dataclasses.fields(cls)}
-    defaults = cls()
-    paths: dict[str, type] = {}
-    for name in hints:
-        value = getattr(defaults, name)
-        if dataclasses.is_dataclass(value):
-            paths.update(_leaf_paths(type(value), f'{prefix}{name}.'))
-        else:
-            paths[f'{prefix}{name}'] = type(value)
-    return paths
+def _leaf_types() -> dict[str, type]:
+    """Dotted parameter name -> the type of its default (``settings_tree.flatten`` of ``NodeSettings()``)."""
+    return {name: type(value) for name, value in flatten(NodeSettings()).items()}
 
 
 def default_values(settings: NodeSettings | None = None) -> dict[str, Any]:
     """``{parameter name: value}`` of ``settings`` (the dataclass defaults when ``None``)."""
-    settings = settings if settings is not None else NodeSettings()
-    values = {}
-    for name in _leaf_paths(NodeSettings):
-        value: Any = settings
-        for part in name.split('.'):
-            value = getattr(value, part)
-        values[name] = value
-    return values
-
-
-def _build(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        default = getattr(cls(), f.name)
-        name = f'{prefix}{f.name}'
-        kwargs[f.name] = _build(type(default), values, f'{name}.') if dataclasses.is_dataclass(default) \
-            else values[name]
-    try:
-        return cls(**kwargs)
-    except (ValueError, TypeError) as error:
-        where = prefix.rstrip('.') or 'settings'
-        raise ValueError(f'{where}: {error}') from error
+    return flatten(settings if settings is not None else NodeSettings())
 
 
 def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
-    """A full set of parameter values -> ``NodeSettings``.
+    """A full set of parameter values -> ``NodeSettings`` (``settings_tree.build_dataclass``).
 
     Raises:
         ValueError: a missing, mistyped or invalid value; the message names the parameter and the reason.
     """
-    missing = sorted(set(_leaf_paths(NodeSettings)) - set(values))
+    kinds = _leaf_types()
+    missing = sorted(set(kinds) - set(values))
     if missing:
         raise ValueError(f'missing parameters: {missing}')
-    for name, kind in _leaf_paths(NodeSettings).items():
-        value = values[name]
-        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            ok = True  # YAML writes 7 for 7.0
-        if not ok:
-            raise ValueError(f'{name} must be a {kind.__name__}, got {value!r}')
-        spec = SPECS[name]
-        if spec.range is not None and not spec.range[0] <= value <= spec.range[1]:
+    for name, value in values.items():
+        spec = SPECS.get(name)
+        if spec is not None and spec.range is not None and isinstance(value, int | float) \
+                and not isinstance(value, bool) and not spec.range[0] <= value <= spec.range[1]:
             raise ValueError(f'{name} must be in [{spec.range[0]}, {spec.range[1]}], got {value!r}')
-    values = {name: float(v) if _leaf_paths(NodeSettings)[name] is float else v for name, v in values.items()}
-    return _build(NodeSettings, values, '')
+    return build_dataclass(NodeSettings, unflatten(dict(values)), '')
 
 
 def descriptor(spec: ParameterSpec, kind: type) -> ParameterDescriptor:

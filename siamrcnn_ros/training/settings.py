@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from siamrcnn_ros.training.yaml_settings import build_dataclass, read_yaml_dataclass
+from siamrcnn_ros.settings_tree import build_dataclass, read_yaml_dataclass
 
 PHASES = ('head', 'detector', 'joint')
 OPTIMIZERS = ('sgd', 'adamw')

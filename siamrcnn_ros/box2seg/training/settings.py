@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from siamrcnn_ros.box2seg.config import Box2SegConfig
+from siamrcnn_ros.settings_tree import build_dataclass, read_yaml_dataclass
 from siamrcnn_ros.training.settings import DatasetSpec, OptimizerSettings, ScheduleSettings
-from siamrcnn_ros.training.yaml_settings import build_dataclass, read_yaml_dataclass
 
 
 @dataclass(frozen=True)

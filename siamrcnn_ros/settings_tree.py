@@ -1,8 +1,13 @@
-"""YAML run settings into frozen dataclasses, shared by every trainer of the project.
+"""Settings as trees of frozen dataclasses, and the one converter from nested mappings into them.
 
-Every key of a YAML section must be a field of its dataclass (unknown keys are refused with their
-dotted names, so a typo never trains silently with a default); lists become tuples, integers become
-floats where a float is expected, and nested sections become nested dataclasses.
+Every settings object of the project is a frozen dataclass whose defaults and checks live in the class:
+the model config (``model.config.ModelConfig``, also read back from checkpoints), the Box2Seg config, the
+training runs (YAML files) and the node's parameters (``node.parameters.NodeSettings``, dotted ROS names).
+``build_dataclass`` builds any of them from nested mappings (JSON, YAML, the node's dotted parameter values
+through ``unflatten``): every key must be a field (unknown keys are refused with their dotted names, so a typo
+never runs silently with a default); lists become tuples, integers become floats where a float is expected,
+values of the wrong type are refused with their dotted name, nested mappings become nested dataclasses.
+``flatten`` is the inverse view: ``{'tracker.tdpa.alpha': 0.3, ...}``.
 """
 from __future__ import annotations
 
@@ -35,30 +40,60 @@ def read_yaml_dataclass(path: str | Path, cls: type[T], where: str) -> T:
         raise ValueError(f'{path}: {error}') from error
 
 
+def flatten(settings: Any, prefix: str = '') -> dict[str, Any]:
+    """``{dotted field path: value}`` of the leaves of a dataclass tree (nested dataclasses are walked)."""
+    values: dict[str, Any] = {}
+    for item in dataclasses.fields(settings):
+        value = getattr(settings, item.name)
+        if dataclasses.is_dataclass(value):
+            values.update(flatten(value, f'{prefix}{item.name}.'))
+        else:
+            values[f'{prefix}{item.name}'] = value
+    return values
+
+
+def unflatten(values: dict[str, Any]) -> dict[str, Any]:
+    """``{'a.b': 1, 'a.c': 2}`` -> ``{'a': {'b': 1, 'c': 2}}`` (the input of ``build_dataclass``)."""
+    tree: dict[str, Any] = {}
+    for dotted, value in values.items():
+        *parents, leaf = dotted.split('.')
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return tree
+
+
 def build_dataclass(cls: type, data: Any, where: str) -> Any:
     """The frozen dataclass ``cls`` from nested mappings (YAML), nested dataclasses and tuples converted.
 
     Args:
         cls: a dataclass with type hints.
         data: a mapping of its field names to values; missing fields keep their defaults.
-        where: the dotted name of ``data`` for error messages (e.g. ``'training.optimizer'``).
+        where: the dotted name of ``data`` for error messages (e.g. ``'training.optimizer'``); ``''`` names the
+            fields by their dotted paths alone (the node's parameters: ``tracker.tdpa.alpha``).
 
     Raises:
         ValueError: ``data`` is not a mapping, has unknown keys (named, dotted), a value of the wrong
             type, or the dataclass refuses it.
     """
     if not isinstance(data, dict):
-        raise ValueError(f'{where} must be a mapping, got {type(data).__name__}: {data!r}')
+        raise ValueError(f'{where or "settings"} must be a mapping, got {type(data).__name__}: {data!r}')
     hints = get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ValueError(f'unknown key(s) in {where}: {", ".join(f"{where}.{key}" for key in unknown)}')
-    kwargs = {name: _convert(hints[name], value, f'{where}.{name}') for name, value in data.items()}
+        raise ValueError(f'unknown key(s) in {where or "settings"}: {", ".join(_join(where, key) for key in unknown)}')
+    kwargs = {name: _convert(hints[name], value, _join(where, name)) for name, value in data.items()}
     try:
         return cls(**kwargs)
-    except TypeError as error:
-        raise ValueError(f'{where}: {error}') from error
+    except (TypeError, ValueError) as error:  # the class's own checks; nested sections were built above
+        raise ValueError(f'{where}: {error}' if where else str(error)) from error
+
+
+def _join(where: str, name: str) -> str:
+    """The dotted name of field ``name`` of the section ``where`` (the top level has no name: ``''``)."""
+    return f'{where}.{name}' if where else name
 
 
 def _convert(hint: Any, value: Any, where: str) -> Any:
