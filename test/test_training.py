@@ -445,7 +445,7 @@ def test_joint_phase_trains_everything_with_both_losses(videos: list[AnnotatedVi
 def test_joint_phase_identity_loss_enters_the_total_and_reaches_the_backbone(videos: list[AnnotatedVideo],
                                                                              tmp_path: Path) -> None:
     from siamrcnn_ros.training.actors import _templates, identity_loss, joint_losses
-    from siamrcnn_ros.training.examples import network_input, torch_generator
+    from siamrcnn_ros.training.examples import torch_generator
     with pytest.raises(ValueError, match='identity_weight'):
         tiny_config(tmp_path, phase='head', pairs={'objects_per_pair': 3}, loss={'identity_weight': 1.0})
     with pytest.raises(ValueError, match='objects_per_pair'):
@@ -467,12 +467,10 @@ def test_joint_phase_identity_loss_enters_the_total_and_reaches_the_backbone(vid
     assert total.item() == pytest.approx(plain_total.item() + 2.0 * identity, rel=1e-5)
     # The identity loss alone moves the backbone: its gradient reaches the first convolution.
     trainer.model.zero_grad()
-    transform, device = trainer.model.config.transform, trainer.model.device
-    reference = network_input(example.reference_image, transform, device)
-    target = network_input(example.target_image, transform, device)
-    templates = _templates(trainer.model, example, trainer.model.backbone(reference.tensor), reference.resized_size)
-    loss = identity_loss(trainer.model, example, templates, trainer.model.backbone(target.tensor),
-                         target.resized_size, margin=5.0)
+    _, reference = trainer.model.training_frame(example.reference_image, proposals=False)
+    _, target = trainer.model.training_frame(example.target_image, proposals=False)
+    templates = _templates(trainer.model, example, reference)
+    loss = identity_loss(trainer.model, example, templates, target, margin=5.0)
     loss.backward()
     first = next(p for name, p in trainer.model.named_parameters() if name.startswith('backbone.body.'))
     assert first.grad is not None

@@ -61,19 +61,25 @@ def image_to_tensor(image: np.ndarray | Tensor) -> Tensor:
     return tensor.permute(2, 0, 1)  # [3, H, W]
 
 
-def preprocess(image: np.ndarray | Tensor, config: TransformConfig, device: torch.device) -> NetworkInput:
+def preprocess(image: np.ndarray | Tensor, config: TransformConfig, device: torch.device,
+               resize: bool = True) -> NetworkInput:
     """Normalise, resize and pad an ``H x W x 3`` uint8 RGB image for the backbone, on ``device``.
 
-    The uint8 image is moved to ``device`` before conversion (a quarter of the float32 bytes).
+    The uint8 image is moved to ``device`` before conversion (a quarter of the float32 bytes). ``resize=False``
+    keeps the image's size (training examples come resized by their augmentation); ``resized_size`` is then
+    ``image_size``.
     """
     pixels = image_to_tensor(image).to(device, non_blocking=True)  # [3, H, W] uint8
     image_size = (int(pixels.shape[1]), int(pixels.shape[2]))
     mean = torch.tensor([v / 255 for v in config.image_mean], dtype=torch.float32, device=device)
     std = torch.tensor([v / 255 for v in config.image_std], dtype=torch.float32, device=device)
     normalised = (pixels.float() / 255 - mean[:, None, None]) / std[:, None, None]  # [3, H, W]
-    scale = min(config.min_size / min(image_size), config.max_size / max(image_size))
-    resized = functional.interpolate(normalised[None], scale_factor=scale, mode='bilinear', recompute_scale_factor=True,
-                            align_corners=False)  # [1, 3, h, w]
+    if resize:
+        scale = min(config.min_size / min(image_size), config.max_size / max(image_size))
+        resized = functional.interpolate(normalised[None], scale_factor=scale, mode='bilinear',
+                                         recompute_scale_factor=True, align_corners=False)  # [1, 3, h, w]
+    else:
+        resized = normalised[None]
     resized_size = (int(resized.shape[2]), int(resized.shape[3]))
     stride = config.size_divisible
     pad_h = math.ceil(resized_size[0] / stride) * stride - resized_size[0]

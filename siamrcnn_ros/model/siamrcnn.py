@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torchvision.models.detection.image_list import ImageList
 
 from siamrcnn_ros.model.backbone import build_backbone, feature_levels
 from siamrcnn_ros.model.checkpoints import load_checkpoint_into, read_checkpoint
@@ -36,7 +37,7 @@ from siamrcnn_ros.model.detector_weights import load_detector_weights
 from siamrcnn_ros.model.head import CascadeRedetectionHead, postprocess
 from siamrcnn_ros.model.pairs import score_pairs
 from siamrcnn_ros.model.preprocessing import NetworkInput, preprocess, to_original, to_resized
-from siamrcnn_ros.model.roi_pooling import IMAGE_KEY, RoIFeaturePooler
+from siamrcnn_ros.model.roi_pooling import IMAGE_KEY, RoIFeaturePooler, fpn_levels
 from siamrcnn_ros.model.rpn import build_rpn, propose
 
 # Autocast dtype on CUDA per ``precision``; None = float32 throughout.
@@ -189,9 +190,37 @@ class SiamRCNN(nn.Module):
         return FrameFeatures(network_input.image_size, network_input.resized_size, maps,
                              self.proposals(network_input, maps))
 
-    def preprocess(self, image: np.ndarray | Tensor) -> NetworkInput:
-        """Step 1 of ``extract``: check, normalise, resize and pad the image (``preprocessing.preprocess``)."""
-        return preprocess(image, self.config.transform, self.device)
+    def preprocess(self, image: np.ndarray | Tensor, resize: bool = True) -> NetworkInput:
+        """Step 1 of ``extract``: check, normalise, resize and pad the image (``preprocessing.preprocess``;
+        ``resize=False`` for an image already at the network's scale, such as a training example)."""
+        return preprocess(image, self.config.transform, self.device, resize=resize)
+
+    # Training: the same steps, with gradients where the caller's mode allows them --------------------------
+
+    def training_frame(self, image: np.ndarray, proposals: bool = True) -> tuple[NetworkInput, FrameFeatures]:
+        """A training example's frame (already resized by its augmentation): its network input and features,
+        the FPN maps with gradients as the caller's mode allows, the RPN proposals (``proposals``) without
+        gradients. The same steps as ``extract``, so inference and training pool and propose alike."""
+        network_input = self.preprocess(image, resize=False)
+        maps = self.feature_maps(network_input.tensor)
+        found = torch.zeros((0, 4), device=self.device)
+        if proposals:
+            with torch.no_grad():
+                detached = OrderedDict((name, value.detach()) for name, value in maps.items())
+                found = propose(self.rpn, network_input.tensor, network_input.resized_size, detached)
+        return network_input, FrameFeatures(network_input.image_size, network_input.resized_size, maps, found)
+
+    def rpn_losses(self, network_input: NetworkInput, frame: FrameFeatures,
+                   boxes: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """torchvision's class-agnostic RPN losses (``loss_objectness``, ``loss_rpn_box_reg``) for the objects
+        ``boxes`` (``[K, 4]`` xyxy, resized-image pixels) of one frame: ``(their sum, parts)``, float32."""
+        # torchvision's RPN builds its anchors in the maps' dtype: under bf16 autocast a pixel coordinate of
+        # even a small image would be rounded by several pixels, so the RPN and its losses run in float32.
+        with torch.autocast(self.device.type, enabled=False):
+            maps = OrderedDict((name, value.float()) for name, value in fpn_levels(frame.feature_maps).items())
+            _, losses = self.rpn(ImageList(network_input.tensor, [frame.resized_size]), maps, [{'boxes': boxes}])
+        losses = {name: value.float() for name, value in losses.items()}
+        return sum(losses.values()), losses  # type: ignore[return-value]
 
     @_inference
     def backbone_features(self, network_input: NetworkInput) -> OrderedDict[str, Tensor]:
@@ -229,7 +258,7 @@ class SiamRCNN(nn.Module):
             ``[N, C, P, P]`` float32 (``N = 0`` allowed).
         """
         boxes = _check_boxes('boxes', boxes).to(self.device)
-        return self._pool(frame, to_resized(boxes, frame.image_size, frame.resized_size)).float()
+        return self.pool(frame, to_resized(boxes, frame.image_size, frame.resized_size)).float()
 
     @_inference
     def template(self, frame: FrameFeatures, boxes: Tensor) -> Tensor:
@@ -277,7 +306,7 @@ class SiamRCNN(nn.Module):
         if search_boxes is not None:
             search = _check_boxes('search_boxes', search_boxes).to(self.device)
             rois = torch.cat([rois, to_resized(search, frame.image_size, frame.resized_size)])  # [P + E + S, 4]
-        pool = functools.partial(self._pool, frame)
+        pool = functools.partial(self.pool, frame)
         cascade = self.head.run_cascade(pool, reference, rois, frame.resized_size)
         features = pool(cascade.final_boxes)  # [N, C, P, P]
         scores = self.head.target_probability(reference, features)  # [N]
@@ -304,10 +333,11 @@ class SiamRCNN(nn.Module):
         return score_pairs(self.head, ref_boxes.to(device), ref_feats.to(device), det_boxes.to(device),
                            det_feats.to(device), image_size, math.inf if gamma is None else gamma)
 
-    # Internals ----------------------------------------------------------------------------------------
+    # RoI pooling, shared by inference and training ---------------------------------------------------
 
-    def _pool(self, frame: FrameFeatures, boxes: Tensor) -> Tensor:
-        """``[N, 4]`` xyxy resized-image pixels -> ``[N, C, P, P]`` RoIAlign features (feature-map dtype)."""
+    def pool(self, frame: FrameFeatures, boxes: Tensor) -> Tensor:
+        """``[N, 4]`` xyxy resized-image pixels -> ``[N, C, P, P]`` RoIAlign features (feature-map dtype), with
+        gradients as the caller's mode allows: the one RoI pooling of inference and training."""
         return self.roi_pool(frame.feature_maps, [boxes.float()], [frame.resized_size])
 
     def _check_template(self, template: Tensor) -> Tensor:

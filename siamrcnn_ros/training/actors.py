@@ -17,18 +17,13 @@ Both return ``(total, {name: scalar})`` for one example; the trainer averages ov
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import numpy as np
 import torch
 from torch import Tensor
 from torch.nn import functional as F  # noqa: N812
-from torchvision.models.detection.image_list import ImageList
 
-from siamrcnn_ros.model.roi_pooling import fpn_levels
-from siamrcnn_ros.model.rpn import propose
-from siamrcnn_ros.model.siamrcnn import SiamRCNN
-from siamrcnn_ros.training.examples import DetectionExample, PairExample, boxes_tensor, network_input
+from siamrcnn_ros.model.siamrcnn import FrameFeatures, SiamRCNN
+from siamrcnn_ros.training.examples import DetectionExample, PairExample, boxes_tensor
 from siamrcnn_ros.training.hard_examples.embedding import batch_hard_triplet_loss
 from siamrcnn_ros.training.losses import candidate_rois, cascade_losses, weighted_total
 from siamrcnn_ros.training.settings import TrainingConfig
@@ -49,17 +44,11 @@ def head_losses(model: SiamRCNN, example: PairExample, config: TrainingConfig, g
         generator: CPU generator for the RoI jitter and sampling.
         extra_negative_features: ``[E, C, P, P]`` hard negatives (SPEC §4) for the pair's first object, or None.
     """
-    device = model.device
-    transform = model.config.transform
     with torch.no_grad():
-        reference = network_input(example.reference_image, transform, device)
-        reference_maps = model.feature_maps(reference.tensor)
-        target = network_input(example.target_image, transform, device)
-        target_maps = model.feature_maps(target.tensor)
-        proposals = propose(model.rpn, target.tensor, target.resized_size, target_maps)  # [P, 4]
-    templates = _templates(model, example, reference_maps, reference.resized_size)
-    parts = _objects_cascade_losses(model, example, config, generator, templates, target_maps, target.resized_size,
-                                    proposals, extra_negative_features)
+        _, reference = model.training_frame(example.reference_image, proposals=False)
+        _, target = model.training_frame(example.target_image)
+    templates = _templates(model, example, reference)
+    parts = _objects_cascade_losses(model, example, config, generator, templates, target, extra_negative_features)
     return weighted_total(parts, config.loss), parts
 
 
@@ -71,31 +60,22 @@ def joint_losses(model: SiamRCNN, example: PairExample, config: TrainingConfig,
     Returns:
         ``(weighted cascade total + loss_objectness + loss_rpn_box_reg, parts)``.
     """
-    device = model.device
-    transform = model.config.transform
-    reference = network_input(example.reference_image, transform, device)
-    reference_maps = model.feature_maps(reference.tensor)
-    target = network_input(example.target_image, transform, device)
-    target_maps = model.feature_maps(target.tensor)
-    rpn_total, rpn_parts = _rpn_losses(model, target.tensor, target.resized_size, target_maps,
-                                       boxes_tensor(example.visible_boxes, device).reshape(-1, 4))
-    with torch.no_grad():
-        detached = OrderedDict((name, value.detach()) for name, value in target_maps.items())
-        proposals = propose(model.rpn, target.tensor, target.resized_size, detached)  # [P, 4]
-    templates = _templates(model, example, reference_maps, reference.resized_size)
-    parts = _objects_cascade_losses(model, example, config, generator, templates, target_maps, target.resized_size,
-                                    proposals, None)
+    _, reference = model.training_frame(example.reference_image, proposals=False)
+    target_input, target = model.training_frame(example.target_image)
+    rpn_total, rpn_parts = model.rpn_losses(target_input, target,
+                                            boxes_tensor(example.visible_boxes, model.device).reshape(-1, 4))
+    templates = _templates(model, example, reference)
+    parts = _objects_cascade_losses(model, example, config, generator, templates, target, None)
     total = weighted_total(parts, config.loss) + rpn_total
     parts.update(rpn_parts)
     if config.loss.identity_weight > 0:
-        parts['loss_identity'] = identity_loss(model, example, templates, target_maps, target.resized_size,
-                                               config.loss.identity_margin)
+        parts['loss_identity'] = identity_loss(model, example, templates, target, config.loss.identity_margin)
         total = total + config.loss.identity_weight * parts['loss_identity']
     return total, parts
 
 
-def identity_loss(model: SiamRCNN, example: PairExample, templates: Tensor, target_maps: OrderedDict[str, Tensor],
-                  target_size: tuple[int, int], margin: float) -> Tensor:
+def identity_loss(model: SiamRCNN, example: PairExample, templates: Tensor, target: FrameFeatures,
+                  margin: float) -> Tensor:
     """Batch-hard triplet loss on the RoI features of the example's reference objects in both frames.
 
     Each of the ``M`` objects appears twice (reference and target frame); its ``[C * P * P]`` RoI features,
@@ -105,42 +85,41 @@ def identity_loss(model: SiamRCNN, example: PairExample, templates: Tensor, targ
 
     Args:
         templates: ``[M, C, P, P]`` the objects' RoI features in the reference frame (``_templates``).
-        target_maps: the target frame's FPN maps; target_size: its resized ``(h, w)``, pixels.
+        target: the target frame's features (``SiamRCNN.training_frame``).
 
     Returns:
         A float32 scalar.
     """
     count = len(example)
     target_boxes = np.stack([example.object(index)[1] for index in range(count)])  # [M, 4] xyxy pixels
-    target_views = model.roi_pool(target_maps, [boxes_tensor(target_boxes, model.device)], [target_size])
+    target_views = model.pool(target, boxes_tensor(target_boxes, model.device))
     vectors = F.normalize(torch.cat([templates, target_views]).flatten(1).float(), dim=1)  # [2M, C * P * P]
     labels = torch.arange(count, device=vectors.device).repeat(2)  # [2M]
     return batch_hard_triplet_loss(vectors, labels, margin=margin)
 
 
-def _templates(model: SiamRCNN, example: PairExample, reference_maps: OrderedDict[str, Tensor],
-               reference_size: tuple[int, int]) -> Tensor:
-    """``[M, C, P, P]`` RoI features of the example's reference objects in the reference frame (resized
-    ``(h, w)`` = ``reference_size``); with gradient when the maps have one."""
-    return model.roi_pool(reference_maps, [boxes_tensor(example.reference_boxes, model.device)], [reference_size])
+def _templates(model: SiamRCNN, example: PairExample, reference: FrameFeatures) -> Tensor:
+    """``[M, C, P, P]`` RoI features of the example's reference objects in the reference frame; with gradient
+    when its maps have one."""
+    return model.pool(reference, boxes_tensor(example.reference_boxes, model.device))
 
 
 def _objects_cascade_losses(model: SiamRCNN, example: PairExample, config: TrainingConfig,
-                            generator: torch.Generator, templates: Tensor, target_maps: OrderedDict[str, Tensor],
-                            target_size: tuple[int, int], proposals: Tensor,
+                            generator: torch.Generator, templates: Tensor, target: FrameFeatures,
                             extra_negative_features: Tensor | None) -> dict[str, Tensor]:
     """Mean over the example's reference objects of ``cascade_losses``, each object against its own target box
     (the other visible objects are its distractors); hard negatives go to the first object only.
 
     Args:
         templates: ``[M, C, P, P]`` the reference objects' features (``_templates``).
-        target_maps: the target frame's FPN maps (with or without gradient); target_size: its resized ``(h, w)``.
-        proposals: ``[P, 4]`` float xyxy RPN proposals of the target frame, no gradient.
+        target: the target frame's features (``SiamRCNN.training_frame``: maps with or without gradient,
+            proposals without).
     """
     device = model.device
+    target_size, proposals = target.resized_size, target.proposals
 
     def pool(boxes: Tensor) -> Tensor:
-        return model.roi_pool(target_maps, [boxes.float()], [target_size])
+        return model.pool(target, boxes)
 
     sums: dict[str, Tensor] = {}
     for index in range(len(example)):
@@ -158,25 +137,11 @@ def _objects_cascade_losses(model: SiamRCNN, example: PairExample, config: Train
     return {key: value / len(example) for key, value in sums.items()}
 
 
-def _rpn_losses(model: SiamRCNN, image: Tensor, resized_size: tuple[int, int], maps: OrderedDict[str, Tensor],
-                boxes: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-    """torchvision's RPN losses for ``boxes`` ``[K, 4]`` xyxy (resized-image pixels) on one image's maps."""
-    # torchvision's RPN builds its anchors in the maps' dtype: under bf16 autocast a pixel coordinate of
-    # even a small image would be rounded by several pixels, so the RPN and its losses run in float32.
-    with torch.autocast(image.device.type, enabled=False):
-        maps = OrderedDict((name, value.float()) for name, value in fpn_levels(maps).items())
-        _, losses = model.rpn(ImageList(image, [resized_size]), maps, [{'boxes': boxes}])
-    losses = {name: value.float() for name, value in losses.items()}
-    return sum(losses.values()), losses  # type: ignore[return-value]
-
-
 def detector_losses(model: SiamRCNN, example: DetectionExample) -> tuple[Tensor, dict[str, Tensor]]:
     """torchvision's class-agnostic RPN losses on one image (backbone, FPN and RPN in training mode).
 
     Returns:
         ``(loss_objectness + loss_rpn_box_reg, {'loss_objectness': ..., 'loss_rpn_box_reg': ...})``.
     """
-    device = model.device
-    image = network_input(example.image, model.config.transform, device)
-    return _rpn_losses(model, image.tensor, image.resized_size, model.backbone(image.tensor),
-                       boxes_tensor(example.boxes, device).reshape(-1, 4))
+    network_input, frame = model.training_frame(example.image, proposals=False)
+    return model.rpn_losses(network_input, frame, boxes_tensor(example.boxes, model.device).reshape(-1, 4))

@@ -2,12 +2,11 @@
 
 Everything random is drawn from a generator derived from ``(seed, step, index)``, so an example is a
 pure function of them (exact resume, identical runs). The augmentation already resizes the image to
-the drawn training scale (``augment.py``); ``network_input`` then only normalises and pads it, so the
+the drawn training scale (``augment.py``); ``SiamRCNN.training_frame`` then only normalises and pads it, so the
 boxes here are the boxes in the network's frame.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +14,6 @@ import torch
 from torch import Tensor
 
 from siamrcnn_ros.model.config import TransformConfig
-from siamrcnn_ros.model.preprocessing import NetworkInput, preprocess
 from siamrcnn_ros.training.augment import apply_augmentation, draw_augmentation
 from siamrcnn_ros.training.pairs import Pair, visible_boxes
 from siamrcnn_ros.training.settings import AugmentSettings
@@ -132,13 +130,6 @@ def make_detection_example(pair: Pair, rng: np.random.Generator, augment: Augmen
     draw = draw_augmentation(rng, augment, transform, image.shape[:2])
     image, boxes = apply_augmentation(image, boxes, draw)
     return DetectionExample(image, boxes)
-
-
-def network_input(image: np.ndarray, transform: TransformConfig, device: torch.device) -> NetworkInput:
-    """Normalise and pad an already resized image without resizing it again (``resized_size`` = its size)."""
-    height, width = image.shape[:2]
-    identity = dataclasses.replace(transform, min_size=min(height, width), max_size=max(height, width))
-    return preprocess(image, identity, device)
 
 
 def boxes_tensor(boxes: np.ndarray, device: torch.device) -> Tensor:
