@@ -8,6 +8,10 @@ through ``unflatten``): every key must be a field (unknown keys are refused with
 never runs silently with a default); lists become tuples, integers become floats where a float is expected,
 values of the wrong type are refused with their dotted name, nested mappings become nested dataclasses.
 ``flatten`` is the inverse view: ``{'tracker.tdpa.alpha': 0.3, ...}``.
+
+A field's range and choices are stated once, in its metadata (``setting``): ``check_settings`` enforces them
+in the class's ``__post_init__``, and the node makes its ROS parameter descriptors from them
+(``node.parameters``), so the two cannot disagree.
 """
 from __future__ import annotations
 
@@ -38,6 +42,53 @@ def read_yaml_dataclass(path: str | Path, cls: type[T], where: str) -> T:
         return build_dataclass(cls, {} if data is None else data, where)
     except (TypeError, ValueError) as error:
         raise ValueError(f'{path}: {error}') from error
+
+
+def setting(default: Any, *, low: float | None = None, high: float | None = None, low_open: bool = False,
+            choices: tuple[str, ...] | None = None) -> Any:
+    """A dataclass field with its allowed values in its metadata: ``low <= value <= high`` (``low < value`` with
+    ``low_open``; a missing bound is unbounded, ``inf`` is a value) or one of ``choices``."""
+    return dataclasses.field(default=default, metadata={'low': low, 'high': high, 'low_open': low_open,
+                                                         'choices': choices})
+
+
+def bounds(cls: type, name: str) -> tuple[float | None, float | None, bool, tuple[str, ...] | None]:
+    """``(low, high, low_open, choices)`` of field ``name`` of dataclass ``cls`` (all None / False if unbounded)."""
+    metadata = next(f for f in dataclasses.fields(cls) if f.name == name).metadata
+    return metadata.get('low'), metadata.get('high'), bool(metadata.get('low_open')), metadata.get('choices')
+
+
+class SettingError(ValueError):
+    """A field outside its range or choices: ``field`` is its name, ``text`` the rest of the message."""
+
+    def __init__(self, field: str, text: str) -> None:
+        super().__init__(f'{field} {text}')
+        self.field = field
+        self.text = text
+
+
+def check_settings(settings: Any) -> None:
+    """Enforce the ranges and choices of ``setting`` fields (call it from ``__post_init__``).
+
+    Raises:
+        SettingError: ``'<field> must be a number in [low, high], got <value>'`` (``(low, high]`` when open below;
+            NaN and non-numbers are refused too; an int field takes only ints), or ``'<field> must be one of ...'``.
+    """
+    for item in dataclasses.fields(settings):
+        low, high, low_open, choices = bounds(type(settings), item.name)
+        value = getattr(settings, item.name)
+        if choices is not None and value not in choices:
+            raise SettingError(item.name, f'must be one of {choices}, got {value!r}')
+        if low is None and high is None:
+            continue
+        integer = isinstance(item.default, int) and not isinstance(item.default, bool)
+        number = isinstance(value, int if integer else int | float) and not isinstance(value, bool)
+        inside = number and (low is None or (value > low if low_open else value >= low)) \
+            and (high is None or value <= high)  # NaN is outside
+        if not inside:
+            interval = f'{"(" if low_open else "["}{low}, {high}]'
+            raise SettingError(item.name, f'must be {"an integer" if integer else "a number"} in {interval}, '
+                                          f'got {value!r}')
 
 
 def flatten(settings: Any, prefix: str = '') -> dict[str, Any]:
@@ -87,7 +138,9 @@ def build_dataclass(cls: type, data: Any, where: str) -> Any:
     kwargs = {name: _convert(hints[name], value, _join(where, name)) for name, value in data.items()}
     try:
         return cls(**kwargs)
-    except (TypeError, ValueError) as error:  # the class's own checks; nested sections were built above
+    except SettingError as error:  # a field's range or choices: named by its whole dotted path
+        raise ValueError(f'{_join(where, error.field)} {error.text}') from error
+    except (TypeError, ValueError) as error:  # the class's own other checks; nested sections were built above
         raise ValueError(f'{where}: {error}' if where else str(error)) from error
 
 

@@ -68,19 +68,19 @@ def test_the_yaml_file_sets_every_parameter_with_valid_values_of_the_right_type(
 
 
 @pytest.mark.parametrize(('name', 'value', 'reason'), [
-    ('tracker.tdpa.beta', 0.0, 'beta must be finite and > 0'),
-    ('tracker.tdpa.w_ff', 1.5, r'tracker.tdpa.w_ff must be in \[0.0, 1.0\]'),
-    ('tracker.tdpa.max_gap', 0, 'max_gap must be in'),
+    ('tracker.tdpa.beta', 0.0, r'tracker.tdpa.beta must be a number in \(0.0, 1.0\], got 0.0'),
+    ('tracker.tdpa.w_ff', 1.5, r'tracker.tdpa.w_ff must be a number in \[0.0, 1.0\]'),
+    ('tracker.tdpa.max_gap', 0, r'tracker.tdpa.max_gap must be an integer in \[1, 1000000\]'),
     ('tracker.variant', 'kalman', "variant must be one of"),
     ('model.preset', 'huge', 'preset must be one of'),
     ('model.device', 'gpu', "device must be 'auto'"),
     ('model.checkpoint', '/nonexistent/weights.safetensors', 'is not a file'),
     ('image_qos.reliability', 'sometimes', 'reliability must be one of'),
-    ('image_qos.depth', 0, 'image_qos.depth must be in'),
-    ('max_targets', 0, 'max_targets must be in'),
+    ('image_qos.depth', 0, 'image_qos.depth must be an integer in'),
+    ('max_targets', 0, 'max_targets must be an integer in'),
     ('max_targets', 2.5, 'max_targets must be int, got 2.5'),
     ('debug_image', 'yes', 'debug_image must be bool'),
-    ('no_image_warning_s', 0.0, 'no_image_warning_s must be in'),
+    ('no_image_warning_s', 0.0, 'no_image_warning_s must be a number in'),
 ])
 def test_invalid_values_are_refused_with_the_reason(name: str, value: object, reason: str) -> None:
     values = parameters.default_values()
@@ -120,7 +120,7 @@ def test_the_node_declares_them_and_refuses_invalid_values_on_set(ros_domain_id:
         assert node.get_parameter('model.preset').value == 'demo'
         refused = node.set_parameters([Parameter('tracker.tdpa.beta', value=0.0)])[0]
         assert not refused.successful
-        assert 'beta must be finite and > 0' in refused.reason
+        assert 'tracker.tdpa.beta must be a number in (0.0, 1.0]' in refused.reason
         assert node.get_parameter('tracker.tdpa.beta').value == 0.3
         checkpoint = node.set_parameters([Parameter('model.checkpoint', value='/nonexistent.safetensors')])[0]
         assert not checkpoint.successful

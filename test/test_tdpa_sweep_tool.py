@@ -88,4 +88,4 @@ def test_clear_errors(world: Path, tmp_path: Path) -> None:
     done = run('synthetic_tracking.py', '--world', str(world), '--checkpoint', str(CHECKPOINT), '--output-dir',
                str(tmp_path / 'o'), '--set', 'search_shift=9')
     assert done.returncode == 2
-    assert 'search_shift must be in [0, 2]' in done.stderr
+    assert 'search_shift must be a number in [0.0, 2.0], got 9.0' in done.stderr

@@ -20,9 +20,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 
 from siamrcnn_ros.model.config import PRESETS
 from siamrcnn_ros.model.default_weights import DEFAULT, NONE
-from siamrcnn_ros.settings_tree import build_dataclass, flatten, unflatten
-from siamrcnn_ros.tracking.selectors import VARIANTS
-from siamrcnn_ros.tracking.settings import CONFIDENCES
+from siamrcnn_ros.settings_tree import bounds, build_dataclass, check_settings, flatten, setting, unflatten
 from siamrcnn_ros.tracking.tracker import TrackerSettings
 
 DEVICE_PATTERN = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
@@ -42,14 +40,13 @@ class ModelSettings:
         device: ``auto`` (CUDA when torch sees a GPU), ``cpu``, ``cuda`` or ``cuda:N``.
     """
 
-    preset: str = 'demo'
+    preset: str = setting('demo', choices=tuple(PRESETS))
     checkpoint: str = ''
     detector_weights: str = ''
     device: str = 'auto'
 
     def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise ValueError(f'preset must be one of {sorted(PRESETS)}, got {self.preset!r}')
+        check_settings(self)
         if not DEVICE_PATTERN.match(self.device):
             raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
         _check_checkpoint(self.checkpoint)
@@ -71,14 +68,11 @@ class ImageQoSSettings:
         depth: history depth; 1 = always the newest frame.
     """
 
-    reliability: str = 'best_effort'
-    depth: int = 1
+    reliability: str = setting('best_effort', choices=RELIABILITIES)
+    depth: int = setting(1, low=1, high=100)
 
     def __post_init__(self) -> None:
-        if self.reliability not in RELIABILITIES:
-            raise ValueError(f'reliability must be one of {RELIABILITIES}, got {self.reliability!r}')
-        if self.depth < 1:
-            raise ValueError(f'depth must be >= 1, got {self.depth}')
+        check_settings(self)
 
 
 @dataclass(frozen=True)
@@ -105,11 +99,10 @@ class MaskSettings:
 class FrameBufferSettings:
     """Recent frames kept for targets drawn on older frames. Attributes: length: frames kept (>= 1)."""
 
-    length: int = 30
+    length: int = setting(30, low=1, high=1000)
 
     def __post_init__(self) -> None:
-        if self.length < 1:
-            raise ValueError(f'length must be >= 1 (frames), got {self.length}')
+        check_settings(self)
 
 
 @dataclass(frozen=True)
@@ -132,23 +125,18 @@ class NodeSettings:
 
     model: ModelSettings = field(default_factory=ModelSettings)
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
-    max_targets: int = 4
+    max_targets: int = setting(4, low=1, high=64)
     debug_image: bool = True
     mask: MaskSettings = field(default_factory=MaskSettings)
     image_qos: ImageQoSSettings = field(default_factory=ImageQoSSettings)
     compressed_input: bool = False
     frame_buffer: FrameBufferSettings = field(default_factory=FrameBufferSettings)
     auto_activate: bool = False
-    no_image_warning_s: float = 5.0
-    max_image_pixels: int = 7680 * 4320  # 8K UHD
+    no_image_warning_s: float = setting(5.0, low=0.1, high=3600.0)
+    max_image_pixels: int = setting(7680 * 4320, low=1, high=1 << 30)  # default: 8K UHD
 
     def __post_init__(self) -> None:
-        if self.max_targets < 1:
-            raise ValueError(f'max_targets must be >= 1, got {self.max_targets}')
-        if not self.no_image_warning_s > 0:
-            raise ValueError(f'no_image_warning_s must be > 0, got {self.no_image_warning_s}')
-        if self.max_image_pixels < 1:
-            raise ValueError(f'max_image_pixels must be >= 1, got {self.max_image_pixels}')
+        check_settings(self)
 
 
 # When a change takes effect.
@@ -161,18 +149,16 @@ AT_START = 'read once at start'
 
 @dataclass(frozen=True)
 class ParameterSpec:
-    """One declared parameter: its dotted name (= path into ``NodeSettings``), description, range, effect."""
+    """One declared parameter: its dotted name (= path into ``NodeSettings``), description and when a change takes
+    effect. Its range and choices are the settings field's own (``settings_tree.setting``; ``limits``)."""
 
     name: str
     description: str
     applies: str
-    range: tuple[float, float] | None = None
-    choices: tuple[str, ...] = ()
 
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
-    ParameterSpec('model.preset', 'model preset (architecture, input resolution)', NEXT_CONFIGURE,
-                  choices=tuple(PRESETS)),
+    ParameterSpec('model.preset', 'model preset (architecture, input resolution)', NEXT_CONFIGURE),
     ParameterSpec('model.checkpoint', "safetensors checkpoint of the whole model; '' = the preset's shipped "
                   "checkpoint (demo), 'none' = random head weights",
                   NEXT_CONFIGURE),
@@ -180,44 +166,42 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "and RPN; '' = none", NEXT_CONFIGURE),
     ParameterSpec('model.device', 'auto (CUDA when available), cpu, cuda or cuda:N; a CUDA request without a '
                   'GPU falls back to the CPU with a warning', NEXT_CONFIGURE),
-    ParameterSpec('tracker.variant', 'target selection: tdpa (paper), argmax, short_term', NEW_TARGETS,
-                  choices=VARIANTS),
+    ParameterSpec('tracker.variant', 'target selection: tdpa (paper), argmax, short_term', NEW_TARGETS),
     ParameterSpec('tracker.tdpa.alpha', 'TDPA: a detection extends a tracklet only if its pair score exceeds '
-                  'alpha (Alg. 1, line 13)', NEW_TARGETS, range=(0.0, 1.0)),
+                  'alpha (Alg. 1, line 13)', NEW_TARGETS),
     ParameterSpec('tracker.tdpa.beta', 'TDPA: ambiguity margin of the tracklet extension, > 0 (Alg. 1, line 13)',
-                  NEW_TARGETS, range=(0.0, 1.0)),
+                  NEW_TARGETS),
     ParameterSpec('tracker.tdpa.w_ff', 'TDPA: weight of the first-frame score in the unary score (Eq. 2)',
-                  NEW_TARGETS, range=(0.0, 1.0)),
+                  NEW_TARGETS),
     ParameterSpec('tracker.tdpa.w_loc', 'TDPA: weight of the location score between tracklets (Eq. 1)',
-                  NEW_TARGETS, range=(0.0, 100.0)),
+                  NEW_TARGETS),
     ParameterSpec('tracker.tdpa.max_gap', 'TDPA: largest gap in frames between consecutive tracklets of a track',
-                  NEW_TARGETS, range=(1, 1_000_000)),
+                  NEW_TARGETS),
     ParameterSpec('tracker.tdpa.ff_min_score', 'TDPA: the first-frame tracklet is extended only by detections '
-                  'whose first-frame score reaches this (0 = the paper: no gate)', NEW_TARGETS, range=(0.0, 1.0)),
+                  'whose first-frame score reaches this (0 = the paper: no gate)', NEW_TARGETS),
     ParameterSpec('tracker.tdpa.unary_offset', 'TDPA: subtracted from every detection\'s unary score, so that '
-                  'tracks skip detections scoring below it (0 = the paper)', NEW_TARGETS, range=(0.0, 1.0)),
+                  'tracks skip detections scoring below it (0 = the paper)', NEW_TARGETS),
     ParameterSpec('tracker.tdpa.rival_weight', 'TDPA: weight of the best other detection of the frame, whose '
-                  'score is subtracted from each detection\'s unary score (0 = the paper)', NEW_TARGETS,
-                  range=(0.0, 1.0)),
+                  'score is subtracted from each detection\'s unary score (0 = the paper)', NEW_TARGETS),
     ParameterSpec('tracker.tdpa.gamma', 'TDPA: spatial gate of the pair scores: a detection farther than this '
                   '(normalised L-infinity box distance, a fraction of the image size) from a tracklet\'s last '
-                  'detection cannot extend it (SPEC: 0.06)', NEW_TARGETS, range=(0.0, 1.0)),
+                  'detection cannot extend it (SPEC: 0.06)', NEW_TARGETS),
     ParameterSpec('tracker.tdpa.confidence', "TDPA: presence confidence of a present result: 'tracklet' (the "
                   "paper: the selected tracklet's best scores) or 'frame' (its detection's scores on this frame)",
-                  NEW_TARGETS, choices=CONFIDENCES),
+                  NEW_TARGETS),
     ParameterSpec('tracker.max_aspect_change', 'every variant: re-detections whose aspect ratio differs from the '
                   "first box's by more than this factor (either way) are dropped; .inf = no gate (the paper)",
-                  NEW_TARGETS, range=(1.0, math.inf)),
+                  NEW_TARGETS),
     ParameterSpec('tracker.search_shift', 'every variant: boxes around the current box join the RoIs each frame, '
                   'centred on it and moved by this fraction of its size (3 x 3 grid); 0 = none (the paper)',
-                  NEW_TARGETS, range=(0.0, 2.0)),
+                  NEW_TARGETS),
     ParameterSpec('tracker.search_scale', 'every variant: size step of those boxes (1/s, 1, s times the current '
-                  'box), >= 1', NEW_TARGETS, range=(1.0, 4.0)),
+                  'box), >= 1', NEW_TARGETS),
     ParameterSpec('tracker.short_term.prior_sigma', 'short_term variant: width of the spatial prior (fraction '
-                  'of the image size), > 0', NEW_TARGETS, range=(0.0, 10.0)),
+                  'of the image size), > 0', NEW_TARGETS),
     ParameterSpec('tracker.short_term.max_distance', 'short_term variant: farthest a detection may be from the '
-                  'previous box (fraction of the image size), > 0', NEW_TARGETS, range=(0.0, 10.0)),
-    ParameterSpec('max_targets', 'targets tracked at once', NOW, range=(1, 64)),
+                  'previous box (fraction of the image size), > 0', NEW_TARGETS),
+    ParameterSpec('max_targets', 'targets tracked at once', NOW),
     ParameterSpec('debug_image', 'publish ~/debug_image (computed only while someone subscribes)', NOW),
     ParameterSpec('mask.enabled', 'Box2Seg masks of the present targets in Track.mask / mask_roi and on the debug '
                   'image. The network is loaded when first needed: at configure when on, or at once when turned '
@@ -228,17 +212,14 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   'random weights. Read when the network is loaded (configure with mask.enabled on, or when '
                   'mask.enabled turns on); cleanup + configure reloads it', NEXT_CONFIGURE),
     ParameterSpec('image_qos.reliability', 'image subscription reliability: best_effort (receives from any '
-                  'publisher) or reliable', NEXT_ACTIVATE, choices=RELIABILITIES),
-    ParameterSpec('image_qos.depth', 'image subscription depth (1 = newest frame only)', NEXT_ACTIVATE,
-                  range=(1, 100)),
+                  'publisher) or reliable', NEXT_ACTIVATE),
+    ParameterSpec('image_qos.depth', 'image subscription depth (1 = newest frame only)', NEXT_ACTIVATE),
     ParameterSpec('compressed_input', 'also subscribe to image/compressed (sensor_msgs/CompressedImage)',
                   NEXT_ACTIVATE),
-    ParameterSpec('frame_buffer.length', 'recent frames kept for targets drawn on older frames', NEXT_ACTIVATE,
-                  range=(1, 1000)),
+    ParameterSpec('frame_buffer.length', 'recent frames kept for targets drawn on older frames', NEXT_ACTIVATE),
     ParameterSpec('auto_activate', 'configure and activate at start (false under a lifecycle manager)', AT_START),
-    ParameterSpec('no_image_warning_s', 'warn when no image arrived for this many seconds while active', NOW,
-                  range=(0.1, 3600.0)),
-    ParameterSpec('max_image_pixels', 'images with more pixels are refused', NOW, range=(1, 1 << 30)),
+    ParameterSpec('no_image_warning_s', 'warn when no image arrived for this many seconds while active', NOW),
+    ParameterSpec('max_image_pixels', 'images with more pixels are refused', NOW),
 )
 SPECS = {spec.name: spec for spec in PARAMETERS}
 
@@ -263,26 +244,34 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
     missing = sorted(set(kinds) - set(values))
     if missing:
         raise ValueError(f'missing parameters: {missing}')
-    for name, value in values.items():
-        spec = SPECS.get(name)
-        if spec is not None and spec.range is not None and isinstance(value, int | float) \
-                and not isinstance(value, bool) and not spec.range[0] <= value <= spec.range[1]:
-            raise ValueError(f'{name} must be in [{spec.range[0]}, {spec.range[1]}], got {value!r}')
     return build_dataclass(NodeSettings, unflatten(dict(values)), '')
 
 
+def limits(name: str) -> tuple[float | None, float | None, bool, tuple[str, ...] | None]:
+    """``(low, high, low_open, choices)`` of parameter ``name`` (a dotted path into ``NodeSettings``), read from
+    the settings field's metadata (``settings_tree.bounds``): the checks and the descriptors share them."""
+    *sections, leaf = name.split('.')
+    settings: Any = NodeSettings()
+    for part in sections:
+        settings = getattr(settings, part)
+    return bounds(type(settings), leaf)
+
+
 def descriptor(spec: ParameterSpec, kind: type) -> ParameterDescriptor:
-    """The rclpy descriptor of one parameter: description, range, and when a change takes effect."""
+    """The rclpy descriptor of one parameter: description, range or choices, and when a change takes effect."""
+    low, high, low_open, choices = limits(spec.name)
     constraints = f'takes effect {spec.applies}'
-    if spec.choices:
-        constraints = f'one of {", ".join(spec.choices)}; {constraints}'
+    if choices:
+        constraints = f'one of {", ".join(choices)}; {constraints}'
+    if low_open:
+        constraints = f'> {low}; {constraints}'
     out = ParameterDescriptor(description=spec.description, additional_constraints=constraints,
                               read_only=spec.applies == AT_START)
-    if spec.range is not None and kind is float:
-        out.floating_point_range = [FloatingPointRange(from_value=float(spec.range[0]),
-                                                       to_value=float(spec.range[1]), step=0.0)]
-    elif spec.range is not None and kind is int:
-        out.integer_range = [IntegerRange(from_value=int(spec.range[0]), to_value=int(spec.range[1]), step=1)]
+    if (low is not None or high is not None) and kind is float:
+        out.floating_point_range = [FloatingPointRange(from_value=-math.inf if low is None else float(low),
+                                                       to_value=math.inf if high is None else float(high), step=0.0)]
+    elif (low is not None or high is not None) and kind is int:
+        out.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
     return out
 
 

@@ -1,12 +1,16 @@
 """Settings of the tracking components: frozen dataclasses whose defaults are the reference values.
 
 The values are the ones the paper tuned once for all benchmarks (SPEC §3; paper §3.3): they are the
-only place where a default lives. Presets and ROS parameters build instances of these classes.
+only place where a default lives, and each field's range sits beside it (``settings_tree.setting``), the one
+statement the checks here and the node's ROS parameter descriptors are made from. Presets and ROS
+parameters build instances of these classes.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from siamrcnn_ros.settings_tree import check_settings, setting
 
 CONFIDENCES = ('tracklet', 'frame')
 
@@ -57,34 +61,19 @@ class TDPASettings:
             look-alike; this frame's scores fall when it stops looking like the target.
     """
 
-    alpha: float = 0.3
-    beta: float = 0.3
-    w_ff: float = 0.1
-    w_loc: float = 7.0
-    max_gap: int = 1500
-    ff_min_score: float = 0.0
-    unary_offset: float = 0.0
-    rival_weight: float = 0.0
-    gamma: float = 0.06
-    confidence: str = 'tracklet'
+    alpha: float = setting(0.3, low=0.0, high=1.0)  # pair scores are probabilities
+    beta: float = setting(0.3, low=0.0, high=1.0, low_open=True)
+    w_ff: float = setting(0.1, low=0.0, high=1.0)
+    w_loc: float = setting(7.0, low=0.0, high=100.0)
+    max_gap: int = setting(1500, low=1, high=1_000_000)  # frames
+    ff_min_score: float = setting(0.0, low=0.0, high=1.0)
+    unary_offset: float = setting(0.0, low=0.0, high=1.0)
+    rival_weight: float = setting(0.0, low=0.0, high=1.0)
+    gamma: float = setting(0.06, low=0.0, high=math.inf, low_open=True)  # fraction of the image size; inf: no gate
+    confidence: str = setting('tracklet', choices=CONFIDENCES)
 
     def __post_init__(self) -> None:
-        if self.confidence not in CONFIDENCES:
-            raise ValueError(f'confidence must be one of {CONFIDENCES}, got {self.confidence!r}')
-        if not math.isfinite(self.alpha):
-            raise ValueError(f'alpha must be finite, got {self.alpha}')
-        if not (math.isfinite(self.beta) and self.beta > 0):
-            raise ValueError(f'beta must be finite and > 0, got {self.beta}')
-        for name in ('w_ff', 'ff_min_score', 'unary_offset', 'rival_weight'):  # weights and scores: probabilities
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f'{name} must be in [0, 1], got {value}')
-        if not self.gamma > 0:  # also refuses NaN; inf scores every pair
-            raise ValueError(f'gamma must be > 0 (a fraction of the image size), got {self.gamma}')
-        if not (math.isfinite(self.w_loc) and self.w_loc >= 0):
-            raise ValueError(f'w_loc must be finite and >= 0, got {self.w_loc}')
-        if isinstance(self.max_gap, bool) or not isinstance(self.max_gap, int) or self.max_gap < 1:
-            raise ValueError(f'max_gap must be an int >= 1 (frames), got {self.max_gap!r}')
+        check_settings(self)
 
 
 @dataclass(frozen=True)
@@ -103,11 +92,8 @@ class ShortTermSettings:
             selected.
     """
 
-    prior_sigma: float = 0.05
-    max_distance: float = 0.25
+    prior_sigma: float = setting(0.05, low=0.0, high=10.0, low_open=True)
+    max_distance: float = setting(0.25, low=0.0, high=math.inf, low_open=True)
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.prior_sigma) and self.prior_sigma > 0):
-            raise ValueError(f'prior_sigma must be finite and > 0, got {self.prior_sigma}')
-        if not self.max_distance > 0:
-            raise ValueError(f'max_distance must be > 0, got {self.max_distance}')
+        check_settings(self)

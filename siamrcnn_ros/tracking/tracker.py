@@ -21,6 +21,7 @@ Per frame and target (SPEC §3, Alg. 1), for the ``tdpa`` variant:
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ import torch
 
 from siamrcnn_ros.boxes import check_xyxy, xywh_to_xyxy
 from siamrcnn_ros.model.siamrcnn import FrameFeatures, Redetections, SiamRCNN
+from siamrcnn_ros.settings_tree import check_settings, setting
 from siamrcnn_ros.tracking.records import Detections, TrackResult
 from siamrcnn_ros.tracking.search import search_boxes
 from siamrcnn_ros.tracking.selectors import VARIANTS, Selector, SelectorFactory, make_selector
@@ -56,22 +58,15 @@ class TrackerSettings:
         search_scale: the size step of the window's boxes, >= 1 (1: only the current size, 9 boxes).
     """
 
-    variant: str = 'tdpa'
+    variant: str = setting('tdpa', choices=VARIANTS)
     tdpa: TDPASettings = field(default_factory=TDPASettings)
     short_term: ShortTermSettings = field(default_factory=ShortTermSettings)
-    max_aspect_change: float = 4.0
-    search_shift: float = 0.0
-    search_scale: float = 1.0
+    max_aspect_change: float = setting(4.0, low=1.0, high=math.inf)  # a factor; inf: no gate
+    search_shift: float = setting(0.0, low=0.0, high=2.0)  # a fraction of the box size
+    search_scale: float = setting(1.0, low=1.0, high=4.0)  # a size factor
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.search_shift <= 2.0:  # also refuses NaN
-            raise ValueError(f'search_shift must be in [0, 2] (a fraction of the box size), got {self.search_shift}')
-        if not 1.0 <= self.search_scale <= 4.0:
-            raise ValueError(f'search_scale must be in [1, 4] (a size factor), got {self.search_scale}')
-        if self.variant not in VARIANTS:
-            raise ValueError(f'variant must be one of {VARIANTS}, got {self.variant!r}')
-        if not self.max_aspect_change >= 1.0:  # also refuses NaN
-            raise ValueError(f'max_aspect_change must be >= 1 (a factor), got {self.max_aspect_change}')
+        check_settings(self)
 
 
 TargetSettings = TrackerSettings | Mapping[int, TrackerSettings] | None
