@@ -90,8 +90,8 @@ def test_lifecycle_driven_from_another_process(ros_domain_id: int, tmp_path) -> 
             assert client.status.level == DiagnosticStatus.WARN
             assert 'falling back to the CPU' in client.status.message
 
-        assert client.set_parameter('tracker.tdpa.beta', 0.0) == (False, 'tracker.tdpa: beta must be finite and > 0, '
-                                                                         'got 0.0')
+        assert client.set_parameter('tracker.tdpa.beta', 0.0) == (False, 'tracker.tdpa.beta must be a number in '
+                                                                         '(0.0, 1.0], got 0.0')
         assert client.set_parameter('tracker.tdpa.alpha', 0.5) == (True, '')
 
         assert client.transition(Transition.TRANSITION_ACTIVATE)

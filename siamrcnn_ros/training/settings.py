@@ -33,7 +33,7 @@ HARD_EXAMPLE_INDEXES = ('auto', 'hnsw', 'flat')
 
 
 @dataclass(frozen=True)
-class ModelSettings:
+class TrainingModelSettings:
     """The network to train.
 
     Attributes:
@@ -349,7 +349,7 @@ class TrainingConfig:
         output_dir: checkpoints and TensorBoard logs go here; relative to the YAML file's folder.
     """
 
-    model: ModelSettings = field(default_factory=ModelSettings)
+    model: TrainingModelSettings = field(default_factory=TrainingModelSettings)
     datasets: tuple[DatasetSpec, ...] = ()
     phase: str = 'head'
     steps: int = 1000
