@@ -68,7 +68,7 @@ def test_errors_are_clear_and_exit_non_zero(tmp_path: Path) -> None:
     assert "bad tracker setting: tdpa.w_loc: 'x' is not a float" in done.stderr
     done = run_tool(str(bikes_video()), '--box', '1,1,5,5', '--set', 'search_scale=0.5')
     assert done.returncode == 2
-    assert 'search_scale must be in [1, 4]' in done.stderr
+    assert 'search_scale must be a number in [1.0, 4.0], got 0.5' in done.stderr
 
 
 def test_settings_options_change_the_tracker(tmp_path: Path) -> None:

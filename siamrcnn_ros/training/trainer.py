@@ -19,7 +19,6 @@ extra negatives; ``hard_examples: {enabled: true}`` in the YAML builds ``hard_ex
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,24 +27,22 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from tqdm import tqdm
 
 from siamrcnn_ros.model.checkpoints import load_checkpoint_into, load_detector_into, read_checkpoint
 from siamrcnn_ros.model.config import ModelConfig, get_preset
 from siamrcnn_ros.model.siamrcnn import SiamRCNN, build_model
 from siamrcnn_ros.training.actors import detector_losses, head_losses, joint_losses
 from siamrcnn_ros.training.examples import example_rng, make_detection_example, make_pair_example, torch_generator
+from siamrcnn_ros.training.loop import train_steps
 from siamrcnn_ros.training.pairs import Pair, PairSampler
 from siamrcnn_ros.training.precision import training_autocast
 from siamrcnn_ros.training.schedule import build_optimizer, lr_factor
 from siamrcnn_ros.training.settings import TrainingConfig
 from siamrcnn_ros.training.state import (
     CheckpointPaths,
-    checkpoint_paths,
     load_training_state,
     resume_paths,
     save_training_checkpoint,
-    tensorboard_writer,
 )
 
 HardNegatives = Callable[[Pair, int], Tensor | None]
@@ -152,24 +149,12 @@ class Trainer:
         if resume:
             self._resume(resume)
         end = self.config.steps if stop_at is None else min(int(stop_at), self.config.steps)
-        start, history, last = self.step, [], None
-        started = time.perf_counter()
-        bar = tqdm(total=self.config.steps, initial=start, disable=not progress, desc=f'train {self.config.phase}',
-                   unit='step')
-        loader = _ExampleLoader(self._make_examples, self.config.data_threads)
-        with loader, tensorboard_writer(self.output_dir, start) as writer, bar:
-            while self.step < end:
-                values = self._train_step(self.step, loader.get(self.step, end))
-                self.step += 1
-                history.append(values)
-                bar.update(1)
-                bar.set_postfix({key: f'{value:.3f}' for key, value in values.items() if key != 'lr'}, refresh=False)
-                if (self.step % self.config.log_interval == 0 or self.step == end):
-                    for key, value in values.items():
-                        writer.add_scalar(key if key == 'lr' else f'loss/{key}', value, self.step)
-                if self.step % self.config.checkpoint_interval == 0 or self.step == end:
-                    last = self.save(checkpoint_paths(self.output_dir, self.step)).model
-        return TrainingResult(start, self.step, last, history, time.perf_counter() - started)
+        with _ExampleLoader(self._make_examples, self.config.data_threads) as loader:
+            done = train_steps(self, lambda step: self._train_step(step, loader.get(step, end)), end=end,
+                               total=self.config.steps, desc=f'train {self.config.phase}',
+                               log_interval=self.config.log_interval,
+                               checkpoint_interval=self.config.checkpoint_interval, progress=progress)
+        return TrainingResult(done.start_step, done.step, done.checkpoint, done.history, done.seconds)
 
     def save(self, paths: CheckpointPaths) -> CheckpointPaths:
         """Write a checkpoint of the current state to ``paths``."""

@@ -10,7 +10,6 @@ reports the mean J (mask IoU in image pixels) with ground-truth boxes.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from siamrcnn_ros.box2seg.checkpoints import load_box2seg_checkpoint_into
 from siamrcnn_ros.box2seg.network import Box2SegNet
@@ -29,14 +27,13 @@ from siamrcnn_ros.box2seg.training.settings import Box2SegTrainingConfig
 from siamrcnn_ros.box2seg.training.state import save_box2seg_training_checkpoint
 from siamrcnn_ros.datasets.videos import read_training_videos
 from siamrcnn_ros.model.siamrcnn import resolve_device
+from siamrcnn_ros.training.loop import train_steps
 from siamrcnn_ros.training.precision import training_autocast
 from siamrcnn_ros.training.schedule import build_optimizer, lr_factor
 from siamrcnn_ros.training.state import (
     CheckpointPaths,
-    checkpoint_paths,
     load_training_state,
     resume_paths,
-    tensorboard_writer,
 )
 
 
@@ -118,30 +115,22 @@ class Box2SegTrainer:
             self._resume(resume)
         config = self.config
         end = config.steps if stop_at is None else min(int(stop_at), config.steps)
-        start, history, validation, last = self.step, [], [], None
-        started = time.perf_counter()
-        bar = tqdm(total=config.steps, initial=start, disable=not progress, desc='train box2seg', unit='step')
-        with tensorboard_writer(self.output_dir, start) as writer, bar:
-            while self.step < end:
-                values = self._train_step(self.step)
-                self.step += 1
-                history.append(values)
-                bar.update(1)
-                bar.set_postfix({key: f'{value:.3f}' for key, value in values.items() if key != 'lr'}, refresh=False)
-                if self.step % config.log_interval == 0 or self.step == end:
-                    for key, value in values.items():
-                        writer.add_scalar(key if key == 'lr' else f'loss/{key}', value, self.step)
-                if self.validation_samples and (self.step % config.validation.interval == 0 or self.step == end):
-                    score = self.validate()
-                    validation.append((self.step, score))
-                    writer.add_scalar('validation/J', score, self.step)
-                    bar.write(f'step {self.step}: validation J {score:.3f} on {len(self.validation_samples)} samples '
-                              f'(filled boxes: {self.box_as_mask_j():.3f})')
-                if self.step % config.checkpoint_interval == 0 or self.step == end:
-                    last = self.save(checkpoint_paths(self.output_dir, self.step)).model
+        validation: list[tuple[int, float]] = []
+
+        def validate_every(step: int, final: bool, writer: Any, bar: Any) -> None:
+            if self.validation_samples and (step % config.validation.interval == 0 or final):
+                score = self.validate()
+                validation.append((step, score))
+                writer.add_scalar('validation/J', score, step)
+                bar.write(f'step {step}: validation J {score:.3f} on {len(self.validation_samples)} samples '
+                          f'(filled boxes: {self.box_as_mask_j():.3f})')
+
+        done = train_steps(self, self._train_step, end=end, total=config.steps, desc='train box2seg',
+                           log_interval=config.log_interval, checkpoint_interval=config.checkpoint_interval,
+                           progress=progress, after_step=validate_every)
         baseline = self.box_as_mask_j() if self.validation_samples else None
-        return Box2SegTrainingResult(start, self.step, last, history, validation, baseline,
-                                     time.perf_counter() - started)
+        return Box2SegTrainingResult(done.start_step, done.step, done.checkpoint, done.history, validation, baseline,
+                                     done.seconds)
 
     def save(self, paths: CheckpointPaths) -> CheckpointPaths:
         """Write a checkpoint of the current state to ``paths``."""
