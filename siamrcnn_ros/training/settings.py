@@ -18,12 +18,12 @@ Example (``tiny.yaml``)::
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from siamrcnn_ros.settings_tree import build_dataclass, read_yaml_dataclass
+from siamrcnn_ros.settings_tree import check_settings, read_yaml_dataclass, setting
+from siamrcnn_ros.training.run_settings import RunSettings
 
 PHASES = ('head', 'detector', 'joint')
 OPTIMIZERS = ('sgd', 'adamw')
@@ -327,7 +327,7 @@ class HardExampleSettings:
 
 
 @dataclass(frozen=True)
-class TrainingConfig:
+class TrainingConfig(RunSettings):
     """One training run.
 
     Attributes:
@@ -351,9 +351,9 @@ class TrainingConfig:
 
     model: TrainingModelSettings = field(default_factory=TrainingModelSettings)
     datasets: tuple[DatasetSpec, ...] = ()
-    phase: str = 'head'
-    steps: int = 1000
-    batch_size: int = 2
+    phase: str = setting('head', choices=PHASES)
+    steps: int = setting(1000, low=1)
+    batch_size: int = setting(2, low=1)
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     pairs: PairSettings = field(default_factory=PairSettings)
@@ -361,34 +361,18 @@ class TrainingConfig:
     roi_sampling: RoISamplingSettings = field(default_factory=RoISamplingSettings)
     loss: LossSettings = field(default_factory=LossSettings)
     hard_examples: HardExampleSettings = field(default_factory=HardExampleSettings)
-    seed: int = 0
-    device: str = 'auto'
-    checkpoint_interval: int = 500
-    log_interval: int = 10
-    data_threads: int = 0
+    data_threads: int = setting(0, low=0)
     output_dir: str = 'runs/train'
 
+    SECTION = 'training'
+
     def __post_init__(self) -> None:
-        if self.phase not in PHASES:
-            raise ValueError(f'phase must be one of {PHASES}, got {self.phase!r}')
-        for name in ('steps', 'batch_size', 'checkpoint_interval', 'log_interval'):
-            if getattr(self, name) < 1:
-                raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
-        if self.data_threads < 0:
-            raise ValueError(f'data_threads must be >= 0, got {self.data_threads}')
+        check_settings(self)
         if self.loss.identity_weight > 0 and (self.phase != 'joint' or self.pairs.objects_per_pair < 2):
             raise ValueError('loss.identity_weight > 0 needs phase: joint (it trains the backbone) and '
                              f'pairs.objects_per_pair >= 2 (negatives), got phase {self.phase!r} and '
                              f'objects_per_pair {self.pairs.objects_per_pair}')
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-compatible nested dict (tuples become lists); ``from_dict`` inverts it."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
-        """Build from nested mappings; unknown keys raise ``ValueError`` naming them (dotted)."""
-        return build_dataclass(cls, data, 'training')
 
 
 def load_training_config(path: str | Path) -> TrainingConfig:

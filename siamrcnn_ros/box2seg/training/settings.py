@@ -18,13 +18,12 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from siamrcnn_ros.box2seg.config import Box2SegConfig
-from siamrcnn_ros.settings_tree import build_dataclass, read_yaml_dataclass
+from siamrcnn_ros.settings_tree import check_settings, read_yaml_dataclass, setting
+from siamrcnn_ros.training.run_settings import RunSettings
 from siamrcnn_ros.training.settings import DatasetSpec, OptimizerSettings, ScheduleSettings
 
 
@@ -104,7 +103,7 @@ class ValidationSettings:
 
 
 @dataclass(frozen=True)
-class Box2SegTrainingConfig:
+class Box2SegTrainingConfig(RunSettings):
     """One Box2Seg training run.
 
     Attributes:
@@ -131,35 +130,23 @@ class Box2SegTrainingConfig:
     network: Box2SegConfig = field(default_factory=Box2SegConfig)
     init_checkpoint: str | None = None
     datasets: tuple[DatasetSpec, ...] = ()
-    min_mask_pixels: int = 16
-    steps: int = 2000
+    min_mask_pixels: int = setting(16, low=1)
+    steps: int = setting(2000, low=1)
     batch_size: int = 16
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     augment: Box2SegAugmentSettings = field(default_factory=Box2SegAugmentSettings)
     loss: Box2SegLossSettings = field(default_factory=Box2SegLossSettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
-    seed: int = 0
-    device: str = 'auto'
-    checkpoint_interval: int = 500
-    log_interval: int = 10
     output_dir: str = 'runs/box2seg'
 
+    SECTION = 'box2seg_training'
+
     def __post_init__(self) -> None:
-        for name in ('steps', 'checkpoint_interval', 'log_interval', 'min_mask_pixels'):
-            if getattr(self, name) < 1:
-                raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
+        check_settings(self)
         if self.batch_size < 2:
             raise ValueError(f'batch_size must be >= 2 (BatchNorm needs two crops), got {self.batch_size}')
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-compatible nested dict (tuples become lists); ``from_dict`` inverts it."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Box2SegTrainingConfig:
-        """Build from nested mappings; unknown keys raise ``ValueError`` naming them (dotted)."""
-        return build_dataclass(cls, data, 'box2seg_training')
 
 
 def load_box2seg_training_config(path: str | Path) -> Box2SegTrainingConfig:
