@@ -21,7 +21,7 @@ from siamrcnn_ros.box2seg.combine import combine_masks
 from siamrcnn_ros.box2seg.config import Box2SegConfig
 from siamrcnn_ros.box2seg.crops import check_boxes, crop_windows, network_crops, normalise_image, paste_masks
 from siamrcnn_ros.box2seg.network import Box2SegNet
-from siamrcnn_ros.model.default_weights import DEFAULT, resolve_box2seg_checkpoint
+from siamrcnn_ros.model.default_weights import names_default, resolve_box2seg_checkpoint
 from siamrcnn_ros.model.siamrcnn import PRECISIONS, resolve_device
 
 
@@ -115,7 +115,7 @@ def build_box2seg(config: Box2SegConfig | None = None, *, checkpoint: str | os.P
     Raises:
         CheckpointError: unreadable checkpoint, or a named one whose config differs from a given ``config``.
     """
-    default = isinstance(checkpoint, str) and checkpoint in ('', DEFAULT)
+    default = names_default(checkpoint)
     checkpoint = resolve_box2seg_checkpoint(checkpoint)
     if default and checkpoint is not None and config is not None and \
             read_box2seg_checkpoint(checkpoint).config != config:

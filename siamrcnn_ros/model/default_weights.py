@@ -4,8 +4,9 @@ One checkpoint is committed: ``checkpoints/demo.safetensors``, the ``demo`` pres
 synthetic world (``checkpoints/README.md`` has its config and command). It lives at the repository
 root in a source checkout, and in ``share/siamrcnn_ros/checkpoints`` of a ROS 2 install.
 
-The ``checkpoint`` argument of ``build_model`` (and ``--checkpoint`` of the tools, ``model.checkpoint``
-of the node) takes:
+One vocabulary names a checkpoint everywhere: the ``checkpoint`` argument of ``build_model`` and
+``build_box2seg``, ``--checkpoint`` of the tools, the node's ``model.checkpoint`` and ``mask.checkpoint``
+(``names_default`` and ``names_none`` read it):
 
 * ``'default'`` (``DEFAULT``): the preset's shipped checkpoint when it has one, else random weights;
 * ``'none'`` or None: random weights (tests, timing, plumbing);
@@ -64,6 +65,17 @@ def _find_shipped(name: str, folders: list[Path] | None) -> Path | None:
     return None
 
 
+def names_default(checkpoint: str | Path | None) -> bool:
+    """Whether a ``checkpoint`` argument means the shipped checkpoint: ``'default'`` (``''``, a ROS parameter left
+    empty, reads the same)."""
+    return isinstance(checkpoint, str) and checkpoint.lower() in ('', DEFAULT)
+
+
+def names_none(checkpoint: str | Path | None) -> bool:
+    """Whether a ``checkpoint`` argument means random weights: ``'none'`` (or None from Python)."""
+    return checkpoint is None or (isinstance(checkpoint, str) and checkpoint.lower() == NONE)
+
+
 def resolve_checkpoint(preset: str | None, checkpoint: str | Path | None) -> Path | None:
     """The file a ``checkpoint`` argument names (see the module docstring); None = random weights.
 
@@ -72,9 +84,9 @@ def resolve_checkpoint(preset: str | None, checkpoint: str | Path | None) -> Pat
             (then ``'default'`` means random weights: only presets ship checkpoints).
         checkpoint: ``'default'``, ``'none'``, None, ``''`` (= ``'default'``) or a path.
     """
-    if checkpoint is None or (isinstance(checkpoint, str) and checkpoint.lower() == NONE):
+    if names_none(checkpoint):
         return None
-    if isinstance(checkpoint, str) and checkpoint in ('', DEFAULT):
+    if names_default(checkpoint):
         return None if preset is None else shipped_checkpoint(preset)
     return Path(checkpoint).expanduser()
 
@@ -87,8 +99,8 @@ def resolve_box2seg_checkpoint(checkpoint: str | Path | None, folders: list[Path
             ``'none'`` or None (random weights), or a path.
         folders: where the shipped file is looked for; default ``checkpoint_folders()``.
     """
-    if checkpoint is None or (isinstance(checkpoint, str) and checkpoint.lower() == NONE):
+    if names_none(checkpoint):
         return None
-    if isinstance(checkpoint, str) and checkpoint in ('', DEFAULT):
+    if names_default(checkpoint):
         return shipped_box2seg_checkpoint(folders)
     return Path(checkpoint).expanduser()

@@ -19,7 +19,7 @@ from typing import Any
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
 from siamrcnn_ros.model.config import PRESETS
-from siamrcnn_ros.model.default_weights import DEFAULT, NONE
+from siamrcnn_ros.model.default_weights import DEFAULT, names_default, names_none
 from siamrcnn_ros.settings_tree import bounds, build_dataclass, check_settings, flatten, setting, unflatten
 from siamrcnn_ros.tracking.tracker import TrackerSettings
 
@@ -33,7 +33,7 @@ class ModelSettings:
 
     Attributes:
         preset: architecture and resolution, one of ``siamrcnn_ros.model.PRESETS``.
-        checkpoint: our safetensors checkpoint; ``''`` or ``'default'`` = the preset's shipped checkpoint
+        checkpoint: our safetensors checkpoint; ``'default'`` (or ``''``) = the preset's shipped checkpoint
             (demo: ``checkpoints/demo.safetensors``), random weights for presets without one; ``'none'`` =
             random re-detection head (plumbing only).
         detector_weights: torchvision Faster R-CNN weights (file or enum name) for backbone + RPN; ``''`` = none.
@@ -41,7 +41,7 @@ class ModelSettings:
     """
 
     preset: str = setting('demo', choices=tuple(PRESETS))
-    checkpoint: str = ''
+    checkpoint: str = DEFAULT
     detector_weights: str = ''
     device: str = 'auto'
 
@@ -53,8 +53,8 @@ class ModelSettings:
 
 
 def _check_checkpoint(checkpoint: str) -> None:
-    """A ``checkpoint`` parameter is ``''``, ``'default'``, ``'none'`` or an existing file."""
-    if checkpoint.lower() not in ('', DEFAULT, NONE) and not Path(checkpoint).expanduser().is_file():
+    """A ``checkpoint`` parameter is ``'default'`` (or ``''``), ``'none'`` or an existing file."""
+    if not (names_default(checkpoint) or names_none(checkpoint)) and not Path(checkpoint).expanduser().is_file():
         raise ValueError(f'checkpoint {checkpoint!r} is not a file')
 
 
@@ -83,13 +83,13 @@ class MaskSettings:
         enabled: compute them. The network is loaded when first needed: at configure when this is on, or at
             once when it is turned on in a configured node (a loading failure refuses the change). Turning it
             off stops the masks from the next frame on; the network stays loaded until cleanup.
-        checkpoint: Box2Seg safetensors checkpoint; ``''`` or ``'default'`` = the shipped
+        checkpoint: Box2Seg safetensors checkpoint; ``'default'`` (or ``''``) = the shipped
             ``checkpoints/box2seg.safetensors``; ``'none'`` = random weights (plumbing only). Read when the
             network is loaded (see ``enabled``).
     """
 
     enabled: bool = False
-    checkpoint: str = ''
+    checkpoint: str = DEFAULT
 
     def __post_init__(self) -> None:
         _check_checkpoint(self.checkpoint)
@@ -159,7 +159,7 @@ class ParameterSpec:
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('model.preset', 'model preset (architecture, input resolution)', NEXT_CONFIGURE),
-    ParameterSpec('model.checkpoint', "safetensors checkpoint of the whole model; '' = the preset's shipped "
+    ParameterSpec('model.checkpoint', "safetensors checkpoint of the whole model; 'default' = the preset's shipped "
                   "checkpoint (demo), 'none' = random head weights",
                   NEXT_CONFIGURE),
     ParameterSpec('model.detector_weights', "torchvision Faster R-CNN weights (file or enum name) for backbone "
@@ -207,7 +207,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   'image. The network is loaded when first needed: at configure when on, or at once when turned '
                   'on in a configured node (a loading failure refuses the change); turned off, masks stop with the '
                   'next frame and the network stays loaded until cleanup', NOW),
-    ParameterSpec('mask.checkpoint', "Box2Seg safetensors checkpoint; '' = the shipped "
+    ParameterSpec('mask.checkpoint', "Box2Seg safetensors checkpoint; 'default' = the shipped "
                   "checkpoints/box2seg.safetensors, 'none' = "
                   'random weights. Read when the network is loaded (configure with mask.enabled on, or when '
                   'mask.enabled turns on); cleanup + configure reloads it', NEXT_CONFIGURE),
