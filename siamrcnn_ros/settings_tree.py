@@ -54,7 +54,11 @@ def setting(default: Any, *, low: float | None = None, high: float | None = None
 
 def bounds(cls: type, name: str) -> tuple[float | None, float | None, bool, tuple[str, ...] | None]:
     """``(low, high, low_open, choices)`` of field ``name`` of dataclass ``cls`` (all None / False if unbounded)."""
-    metadata = next(f for f in dataclasses.fields(cls) if f.name == name).metadata
+    return _field_bounds(next(f for f in dataclasses.fields(cls) if f.name == name))
+
+
+def _field_bounds(item: dataclasses.Field) -> tuple[float | None, float | None, bool, tuple[str, ...] | None]:
+    metadata = item.metadata
     return metadata.get('low'), metadata.get('high'), bool(metadata.get('low_open')), metadata.get('choices')
 
 
@@ -75,7 +79,7 @@ def check_settings(settings: Any) -> None:
             NaN and non-numbers are refused too; an int field takes only ints), or ``'<field> must be one of ...'``.
     """
     for item in dataclasses.fields(settings):
-        low, high, low_open, choices = bounds(type(settings), item.name)
+        low, high, low_open, choices = _field_bounds(item)
         value = getattr(settings, item.name)
         if choices is not None and value not in choices:
             raise SettingError(item.name, f'must be one of {choices}, got {value!r}')
